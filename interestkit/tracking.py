@@ -1,0 +1,235 @@
+"""MLflow tracking and the model registry: the only module that imports mlflow.
+
+Default store: ``./registry/mlflow.db`` (sqlite) with artifacts in ``./registry/artifacts``;
+``MLFLOW_TRACKING_URI`` overrides both. No server is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import logging
+import warnings
+
+import mlflow
+import numpy as np
+from mlflow import MlflowClient
+
+from . import __version__
+from .config import flatten
+from .errors import ModelError
+from .model import InterestModel
+
+CHAMPION = "champion"
+
+logging.getLogger("mlflow").setLevel(logging.WARNING)
+logging.getLogger("alembic").setLevel(logging.WARNING)
+warnings.filterwarnings("ignore", message=".*python_model.*CloudPickle.*")
+warnings.filterwarnings("ignore", message=".*input example was not provided.*")
+DEFAULT_DIR = Path("registry")
+
+
+def registered_name(modality: str) -> str:
+    return f"interestkit-{modality}"
+
+
+def tracking_uri() -> str:
+    """``MLFLOW_TRACKING_URI`` or the local sqlite store under ``./registry``."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    return f"sqlite:///{(DEFAULT_DIR / 'mlflow.db').resolve()}"
+
+
+def default_artifact_root():
+    """Artifacts beside the default store; None (MLflow's choice) for a user's store."""
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return None
+    return (DEFAULT_DIR / "artifacts").resolve().as_uri()
+
+
+def configure() -> str:
+    uri = tracking_uri()
+    if uri.startswith("sqlite:///") and not os.environ.get("MLFLOW_TRACKING_URI"):
+        DEFAULT_DIR.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def experiment_id(name: str) -> str:
+    configure()
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    root = default_artifact_root()
+    location = f"{root}/{name}" if root else None
+    return client.create_experiment(name, artifact_location=location)
+
+
+# --- the pyfunc model ------------------------------------------------------------
+
+
+class InterestPyfunc(mlflow.pyfunc.PythonModel):
+    """An InterestModel as an MLflow pyfunc: a DataFrame of captions or photos in, probabilities out.
+
+    Input: a column ``text`` (captions) or ``image`` (file paths); output: one column per
+    label. Captions are split into sentences; a blank caption or unreadable photo gives NaN.
+    """
+
+    def load_context(self, context):
+        self.model = InterestModel.load(context.artifacts["model"])
+
+    def predict(self, context, model_input, params=None):
+        import pandas as pd
+
+        model = self.model
+        column = "text" if model.modality == "text" else "image"
+        if column not in model_input.columns:
+            raise ModelError(f"input needs a {column!r} column (got {', '.join(map(str, model_input.columns))})")
+        values = model_input[column].tolist()
+        if model.modality == "text":
+            probs = model.predict_texts([v if isinstance(v, str) else "" for v in values])
+        else:
+            probs = np.full((len(values), len(model.labels)), np.nan)
+            rows, kept, _ = model.predict_images([v for v in values])
+            probs[kept] = rows
+        return pd.DataFrame(probs, columns=model.labels)
+
+
+def load_interest_model(uri: str) -> tuple[InterestModel, dict]:
+    """Load an interestkit model from a ``models:/`` or ``runs:/`` URI; (model, description)."""
+    configure()
+    try:
+        pyfunc = mlflow.pyfunc.load_model(uri)
+    except Exception as error:
+        hint = ("train one with 'interestkit train', or promote a version with 'interestkit models promote'"
+                if "champion" in uri else "check the name and version with 'interestkit models list'")
+        raise ModelError(f"model {uri!r} cannot be loaded from {tracking_uri()}: {str(error).splitlines()[0]}; {hint}") from None
+    python_model = pyfunc.unwrap_python_model()
+    if not isinstance(python_model, InterestPyfunc):
+        raise ModelError(f"model {uri!r} is not an interestkit text or image model")
+    return python_model.model, {"uri": uri, **describe_uri(uri)}
+
+
+def describe_uri(uri: str) -> dict:
+    """{name, version} for models:/NAME@ALIAS or models:/NAME/VERSION URIs."""
+    if not uri.startswith("models:/"):
+        return {}
+    rest = uri[len("models:/"):]
+    client = MlflowClient()
+    try:
+        if "@" in rest:
+            name, alias = rest.split("@", 1)
+            mv = client.get_model_version_by_alias(name, alias)
+        else:
+            name, version = rest.rsplit("/", 1)
+            mv = client.get_model_version(name, version)
+    except Exception:
+        return {}
+    return {"name": mv.name, "version": int(mv.version), "run_id": mv.run_id}
+
+
+# --- training runs ---------------------------------------------------------------
+
+
+class TrainingRun:
+    """The MLflow side of one training run: live epoch metrics, then artefacts and the model."""
+
+    def __init__(self, run):
+        self.run = run
+        self.step = 0
+
+    @property
+    def run_id(self):
+        return self.run.info.run_id
+
+    def on_epoch(self, stage, epoch, logs):
+        metrics = {key: float(value) for key, value in logs.items() if np.isfinite(value)}
+        mlflow.log_metrics(metrics, step=self.step)
+        self.step += 1
+
+    def finish(self, result, dataset_fingerprint, register=True, registered_model=None) -> dict:
+        """Log figures, labels and the model; register a new version. Returns a summary."""
+        from . import figures
+
+        summary = {"run_id": self.run_id, "registered_model": None, "version": None, "champion": False}
+        mlflow.log_metrics({k: float(v) for k, v in result.metrics.items() if isinstance(v, (int, float))})
+        mlflow.log_dict(result.labels, "labels.json")
+        mlflow.log_dict(dataset_fingerprint, "data_fingerprint.json")
+        mlflow.log_dict({"labels": result.labels, "matrix": result.confusion.tolist()}, "confusion_matrix.json")
+        log_figure(figures.learning_curves(result.history), "learning_curves.png")
+        log_figure(figures.confusion(result.confusion, result.labels), "confusion_matrix.png")
+        if result.notes:
+            mlflow.log_text("\n".join(result.notes) + "\n", "notes.txt")
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = result.model.save(Path(tmp) / "model")
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=InterestPyfunc(),
+                artifacts={"model": str(folder)},
+                signature=_signature(result.model),
+                pip_requirements=[f"interestkit=={__version__}"],
+            )
+        if register:
+            name = registered_model or registered_name(result.model.modality)
+            version = mlflow.register_model(info.model_uri, name, tags=self.version_tags(result))
+            client = MlflowClient()
+            summary.update(registered_model=name, version=int(version.version))
+            if CHAMPION not in client.get_registered_model(name).aliases:
+                client.set_registered_model_alias(name, CHAMPION, version.version)
+                summary["champion"] = True
+        return summary
+
+    def version_tags(self, result):
+        meta = result.model.meta
+        return {
+            "plugin": meta.get("plugin", ""),
+            "modality": result.model.modality,
+            "val_accuracy": f"{result.metrics['val_accuracy']:.4f}",
+            "run_id": self.run_id,
+        }
+
+
+def log_figure(fig, name):
+    """Log a matplotlib figure as a PNG artefact of the active run, then free it."""
+    import matplotlib.pyplot as plt
+
+    mlflow.log_figure(fig, name)
+    plt.close(fig)
+
+
+def _signature(model: InterestModel):
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    column = "text" if model.modality == "text" else "image"
+    example_in = pd.DataFrame({column: ["example"]})
+    example_out = pd.DataFrame([[0.0] * len(model.labels)], columns=model.labels)
+    return infer_signature(example_in, example_out)
+
+
+@contextmanager
+def training_run(config: dict, plugin_info, dataset_fingerprint: dict, data_path: str):
+    """An MLflow run for training; marked FAILED (nothing registered) if the body raises."""
+    exp = experiment_id(config["tracking"]["experiment"])
+    tags = {
+        "interestkit.plugin": plugin_info.name,
+        "interestkit.plugin_package": plugin_info.package,
+        "interestkit.plugin_version": plugin_info.version,
+        "interestkit.modality": plugin_info.modality,
+        "interestkit.data_sha256": dataset_fingerprint["sha256"],
+        "interestkit.version": __version__,
+    }
+    with mlflow.start_run(experiment_id=exp, run_name=f"train-{plugin_info.name}", tags=tags) as run:
+        params = flatten({k: v for k, v in config.items() if k != "tracking"})
+        params.update({"data.path": data_path, "data.rows": dataset_fingerprint["rows"],
+                       "data.labels": len(dataset_fingerprint["labels"])})
+        mlflow.log_params({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in params.items()})
+        mlflow.log_dict(config, "config.json")
+        yield TrainingRun(run)

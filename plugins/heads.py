@@ -1,0 +1,24 @@
+"""Built-in classifier heads."""
+
+from interestkit.hookspecs import hookimpl
+from interestkit.interfaces import Classifier
+
+
+class SoftmaxClassifier(Classifier):
+    """Dropout then a dense softmax layer: the paper's head for every CNN and RNN."""
+
+    description = "dropout + dense softmax (the paper's head)"
+    defaults = {"dropout": 0.5}
+
+    def build(self, feature_dim, num_labels):
+        import keras
+
+        inputs = keras.Input(shape=(feature_dim,), name="features")
+        x = keras.layers.Dropout(self.options["dropout"], name="head_dropout")(inputs)
+        outputs = keras.layers.Dense(num_labels, activation="softmax", name="head_softmax")(x)
+        return keras.Model(inputs, outputs, name="softmax_head")
+
+
+@hookimpl
+def register_classifiers(register):
+    register("softmax", SoftmaxClassifier)

