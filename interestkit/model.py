@@ -129,7 +129,7 @@ class InterestModel:
 
         size = int(self.image_size)
         use_cache = cache is not None and cache.enabled and self.frozen
-        key = cache.encoder_key(self.meta["encoder_identity"]) if use_cache else None
+        key = cache.register(self.meta["encoder_identity"]) if use_cache else None
         started = time.perf_counter()
         kept, failures, rows = [], [], []
         for start in range(0, len(sources), batch):

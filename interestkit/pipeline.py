@@ -37,7 +37,7 @@ def run_training(data, plugin=None, config_path=None, overrides=None, log=print)
     if modality != info.modality:
         kind = "a folder or table of labelled photos" if modality == "image" else "a table of labelled captions"
         raise PluginError(
-            f"plugin {info.name!r} is a {info.modality} encoder, but {data} is {kind}; "
+            f"plugin {info.name!r} is {_article(info.modality)} {info.modality} encoder, but {data} is {kind}; "
             f"choose a {modality} plugin ({', '.join(sorted(n for n, p in plugins.collect('encoder').items() if p.modality == modality))})"
         )
     dataset = load_dataset(data, modality)
@@ -61,3 +61,7 @@ def run_training(data, plugin=None, config_path=None, overrides=None, log=print)
                                                    "train_seconds", "temperature")})
     summary.update(plugin=info.name, modality=modality, notes=result.notes, labels=len(result.labels))
     return summary
+
+
+def _article(word):
+    return "an" if word[:1] in "aeiou" else "a"

@@ -26,6 +26,7 @@ from .errors import PluginError, suggest
 BUILTIN_MODULES = (
     "interestkit_plugins.heads",
     "interestkit_plugins.text",
+    "interestkit_plugins.image",
     "interestkit_plugins.fusion",
 )
 KINDS = ("encoder", "classifier", "fusion")
@@ -177,7 +178,7 @@ def get(kind, name, modality=None) -> PluginInfo:
         raise PluginError(f"unknown {kind} {name!r}{suggest(name, available)}")
     info = available[name]
     if modality and info.kind == "encoder" and info.modality != modality:
-        raise PluginError(f"{kind} {name!r} is a {info.modality} encoder, but {modality} was needed")
+        raise PluginError(f"{kind} {name!r} is for {info.modality}, but {modality} was needed")
     return info
 
 

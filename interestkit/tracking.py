@@ -30,32 +30,43 @@ logging.getLogger("mlflow").setLevel(logging.WARNING)
 logging.getLogger("alembic").setLevel(logging.WARNING)
 warnings.filterwarnings("ignore", message=".*python_model.*CloudPickle.*")
 warnings.filterwarnings("ignore", message=".*input example was not provided.*")
-DEFAULT_DIR = Path("registry")
+
+
+def store_dir() -> Path:
+    """Folder of the default store: $INTERESTKIT_REGISTRY or ./registry."""
+    return Path(os.environ.get("INTERESTKIT_REGISTRY") or "registry")
 
 
 def registered_name(modality: str) -> str:
     return f"interestkit-{modality}"
 
 
-def tracking_uri() -> str:
-    """``MLFLOW_TRACKING_URI`` or the local sqlite store under ``./registry``."""
+_SET_BY_US: set = set()  # mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI; ours is not the user's
+
+
+def user_tracking_uri():
+    """The user's MLFLOW_TRACKING_URI, or None."""
     uri = os.environ.get("MLFLOW_TRACKING_URI")
-    if uri:
-        return uri
-    return f"sqlite:///{(DEFAULT_DIR / 'mlflow.db').resolve()}"
+    return uri if uri and uri not in _SET_BY_US else None
+
+
+def tracking_uri() -> str:
+    """``MLFLOW_TRACKING_URI``, else the sqlite store in ``store_dir()``."""
+    return user_tracking_uri() or f"sqlite:///{(store_dir() / 'mlflow.db').resolve()}"
 
 
 def default_artifact_root():
     """Artifacts beside the default store; None (MLflow's choice) for a user's store."""
-    if os.environ.get("MLFLOW_TRACKING_URI"):
+    if user_tracking_uri():
         return None
-    return (DEFAULT_DIR / "artifacts").resolve().as_uri()
+    return (store_dir() / "artifacts").resolve().as_uri()
 
 
 def configure() -> str:
     uri = tracking_uri()
-    if uri.startswith("sqlite:///") and not os.environ.get("MLFLOW_TRACKING_URI"):
-        DEFAULT_DIR.mkdir(parents=True, exist_ok=True)
+    if not user_tracking_uri():
+        store_dir().mkdir(parents=True, exist_ok=True)
+        _SET_BY_US.add(uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri
@@ -159,7 +170,9 @@ class TrainingRun:
         from . import figures
 
         summary = {"run_id": self.run_id, "registered_model": None, "version": None, "champion": False}
-        mlflow.log_metrics({k: float(v) for k, v in result.metrics.items() if isinstance(v, (int, float))})
+        # the last point of each val_* series is the evaluation of the weights kept
+        mlflow.log_metrics({k: float(v) for k, v in result.metrics.items() if isinstance(v, (int, float))},
+                           step=self.step)
         mlflow.log_dict(result.labels, "labels.json")
         mlflow.log_dict(dataset_fingerprint, "data_fingerprint.json")
         mlflow.log_dict({"labels": result.labels, "matrix": result.confusion.tolist()}, "confusion_matrix.json")

@@ -72,6 +72,7 @@ def _compile(model, learning_rate, n_labels):
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(k=min(5, n_labels), name="top5_accuracy")],
+        jit_compile=False,  # XLA compiles big CNNs for minutes on a CPU and rarely pays back
     )
 
 

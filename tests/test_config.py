@@ -1,0 +1,72 @@
+from pathlib import Path
+
+import pytest
+
+from interestkit import config
+from interestkit.errors import ConfigError
+from interestkit.interfaces import validate_options
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_defaults_then_file_then_plugin_section_then_overrides():
+    file_config = {"training": {"epochs": 5, "seed": 1}, "plugins": {"gru": {"training": {"epochs": 7}}}}
+    resolved = config.resolve(file_config, "gru", {"training": {"seed": 9}})
+    assert resolved["training"]["epochs"] == 7
+    assert resolved["training"]["seed"] == 9
+    assert resolved["training"]["batch_size"] == config.TRAINING_DEFAULTS["batch_size"]
+    assert resolved["classifier"] == {"name": "softmax", "options": {}}
+
+
+def test_unknown_top_level_key_lists_accepted():
+    with pytest.raises(ConfigError, match="unknown key 'trainig'.*did you mean 'training'.*accepted"):
+        config.resolve({"trainig": {}}, "gru")
+
+
+def test_unknown_training_key_and_wrong_type():
+    with pytest.raises(ConfigError, match="unknown option 'epoch'.*epochs"):
+        config.resolve({"training": {"epoch": 3}}, "gru")
+    with pytest.raises(ConfigError, match="training.epochs: expected int, got str"):
+        config.resolve({"training": {"epochs": "three"}}, "gru")
+
+
+def test_value_ranges():
+    with pytest.raises(ConfigError, match="val_split must be between 0 and 1"):
+        config.resolve({"training": {"val_split": 1.5}}, "gru")
+
+
+def test_no_plugin_is_an_error():
+    with pytest.raises(ConfigError, match="no plugin given"):
+        config.resolve({}, None)
+
+
+def test_encoder_options_validated_by_class():
+    with pytest.raises(ConfigError, match="unknown option 'embeding_dim'.*embedding_dim"):
+        validate_options({"embedding_dim": 64}, {"embeding_dim": 3}, "bilstm")
+
+
+def test_yaml_errors_name_the_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("training: [unclosed\n")
+    with pytest.raises(ConfigError, match="bad.yaml"):
+        config.load_yaml(bad)
+    with pytest.raises(ConfigError, match="not found"):
+        config.load_yaml(tmp_path / "missing.yaml")
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        config.load_yaml(listy)
+
+
+def test_paper_config_holds_all_nine_models():
+    paper = config.load_yaml(ROOT / "configs" / "paper.yaml")
+    expected = {"efficientnet_b7", "resnet_v2", "inception_v3", "mobilenet_v2", "inception_resnet_v2",
+                "rnn", "lstm", "gru", "bilstm"}
+    assert expected <= set(paper["plugins"])
+    for name in expected:
+        resolved = config.resolve(paper, name)
+        assert resolved["training"]["epochs"] in (30, 50)
+    assert config.resolve(paper, "bilstm")["encoder"]["embedding_dim"] == 64
+    assert config.resolve(paper, "gru")["encoder"]["embedding_dim"] == 128
+    assert config.resolve(paper, "inception_resnet_v2")["classifier"]["options"]["dropout"] == 0.8
+    assert config.resolve(paper, "efficientnet_b7")["encoder"]["image_size"] == 600
