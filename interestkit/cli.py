@@ -168,3 +168,4 @@ def _register_plugin_commands():
 def main(argv=None):
     _register_plugin_commands()
     return cli.main(args=argv, prog_name="interestkit")
+from . import cli_models  # noqa: E402,F401  (registers 'models' and 'ui')

@@ -30,6 +30,7 @@ logging.getLogger("mlflow").setLevel(logging.WARNING)
 logging.getLogger("alembic").setLevel(logging.WARNING)
 warnings.filterwarnings("ignore", message=".*python_model.*CloudPickle.*")
 warnings.filterwarnings("ignore", message=".*input example was not provided.*")
+warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method.*")
 
 
 def store_dir() -> Path:
@@ -246,3 +247,141 @@ def training_run(config: dict, plugin_info, dataset_fingerprint: dict, data_path
         mlflow.log_params({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in params.items()})
         mlflow.log_dict(config, "config.json")
         yield TrainingRun(run)
+
+
+# --- the registry: listing and promotion ---------------------------------------------
+
+
+def _version_row(client, mv) -> dict:
+    """One registered version with its plugin, data fingerprint and run metrics."""
+    try:
+        run = client.get_run(mv.run_id) if mv.run_id else None
+    except Exception:
+        run = None
+    metrics = dict(run.data.metrics) if run else {}
+    tags = dict(run.data.tags) if run else {}
+    return {
+        "name": mv.name,
+        "version": int(mv.version),
+        "aliases": sorted(getattr(mv, "aliases", []) or []),
+        "plugin": (mv.tags or {}).get("plugin") or tags.get("interestkit.plugin", ""),
+        "data_sha256": tags.get("interestkit.data_sha256", "")[:12],
+        "run_id": mv.run_id,
+        "created": mv.creation_timestamp,
+        "metrics": {k: metrics[k] for k in sorted(metrics)
+                    if k.startswith("val_") or k in ("epochs", "train_seconds", "temperature")},
+    }
+
+
+def list_models(prefix="interestkit-") -> list[dict]:
+    """Every version of every registered model whose name starts with ``prefix``."""
+    configure()
+    client = MlflowClient()
+    rows = []
+    for model in client.search_registered_models():
+        if not model.name.startswith(prefix):
+            continue
+        aliases = {}
+        for alias, version in (model.aliases or {}).items():
+            aliases.setdefault(int(version), []).append(alias)
+        for mv in client.search_model_versions(f"name='{model.name}'"):
+            row = _version_row(client, mv)
+            row["aliases"] = sorted(aliases.get(row["version"], []))
+            rows.append(row)
+    return sorted(rows, key=lambda r: (r["name"], r["version"]))
+
+
+def champion_version(name: str):
+    """The version number the ``champion`` alias points at, or None."""
+    configure()
+    try:
+        return int(MlflowClient().get_model_version_by_alias(name, CHAMPION).version)
+    except Exception:
+        return None
+
+
+def promote(name: str, metric: str = "val_accuracy", version: int | None = None) -> dict:
+    """Point ``champion`` at ``version``, or at the best version by ``metric``.
+
+    Higher is better, except for metrics whose name contains 'loss'; ties go to the newer
+    version. Returns {previous, new, metric, value}.
+    """
+    configure()
+    rows = [r for r in list_models(prefix=name) if r["name"] == name]
+    if not rows:
+        raise ModelError(f"no versions of {name!r} in {tracking_uri()}; train one with 'interestkit train' first")
+    previous = champion_version(name)
+    if version is not None:
+        chosen = next((r for r in rows if r["version"] == version), None)
+        if chosen is None:
+            have = ", ".join(str(r["version"]) for r in rows)
+            raise ModelError(f"{name} has no version {version} (versions: {have})")
+    else:
+        scored = [r for r in rows if metric in r["metrics"]]
+        if not scored:
+            known = sorted({k for r in rows for k in r["metrics"]})
+            raise ModelError(f"no version of {name} has metric {metric!r} (metrics: {', '.join(known) or 'none'})")
+        sign = -1 if "loss" in metric else 1
+        chosen = max(scored, key=lambda r: (sign * r["metrics"][metric], r["version"]))
+    MlflowClient().set_registered_model_alias(name, CHAMPION, str(chosen["version"]))
+    return {"name": name, "previous": previous, "new": chosen["version"], "metric": metric,
+            "value": chosen["metrics"].get(metric)}
+
+
+def ui_command(port: int, host: str = "127.0.0.1") -> list[str]:
+    """The command line of the MLflow UI on the configured store."""
+    import sys
+
+    uri = configure()
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)]
+    root = default_artifact_root()
+    if root:
+        command += ["--default-artifact-root", root]
+    return command
+
+
+# --- evaluation and other summary runs ------------------------------------------------
+
+EVALUATION_EXPERIMENT = "interestkit-evaluation"
+
+
+def _param_value(value):
+    """MLflow params are strings: lists and dicts as JSON, None as ''."""
+    if value is None:
+        return ""
+    return json.dumps(value) if isinstance(value, (dict, list, tuple)) else value
+
+
+def table_metrics(table: dict) -> dict:
+    """``{"<row>.<metric>": value}`` from ``{row: {metric: value}}``; intervals as ``_low``/``_high``."""
+    metrics = {}
+    for row, values in table.items():
+        for key, value in values.items():
+            if isinstance(value, (list, tuple)) and len(value) == 2:
+                metrics[f"{row}.{key}_low"], metrics[f"{row}.{key}_high"] = value
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                metrics[f"{row}.{key}"] = value
+    return {k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
+
+
+def log_summary_run(run_name: str, params: dict, metrics: dict, documents: dict,
+                    experiment: str = EVALUATION_EXPERIMENT, tags: dict | None = None) -> str:
+    """One finished MLflow run with params, metrics and JSON documents; returns its id."""
+    exp = experiment_id(experiment)
+    tags = {"interestkit.version": __version__, **(tags or {})}
+    with mlflow.start_run(experiment_id=exp, run_name=run_name, tags=tags, nested=mlflow.active_run() is not None) as run:
+        mlflow.log_params({k: _param_value(v) for k, v in params.items()})
+        if metrics:
+            mlflow.log_metrics(metrics)
+        for name, document in documents.items():
+            mlflow.log_dict(document, name)
+    return run.info.run_id
+
+
+def log_evaluation(table: dict, params: dict, documents: dict | None = None,
+                   experiment: str = EVALUATION_EXPERIMENT) -> str:
+    """Log a ranking evaluation as its own run: metrics ``<mode>.<metric>`` (e.g.
+    ``fused.hit_at_5``), the table as ``evaluation.json`` plus ``documents``; returns the run id."""
+    documents = {"evaluation.json": table, **(documents or {})}
+    return log_summary_run(f"evaluate-{params.get('fusion', '')}".rstrip("-"), params, table_metrics(table),
+                           documents, experiment, tags={"interestkit.kind": "evaluation"})

