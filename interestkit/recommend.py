@@ -1,0 +1,128 @@
+"""Ad catalogues and interest-based, ranked-order recommendations.
+
+A catalogue is YAML (a list of ads, or ``{ads: [...]}``) or CSV with columns ``ad_id``,
+``title``, ``interests`` (one or more labels; in CSV separated by ``;`` or ``|``) and
+optional ``weight`` (bid or priority, default 1), ``starts`` and ``ends`` (ISO dates,
+inclusive).
+
+Ranking formula: an active ad that targets any of a user's top-k interests scores
+
+    score(ad) = max over the ad's matched interests i of  user_score(i) * weight(ad)
+
+and the matched interest reaching that maximum is the one that "earned" the ad. Ads are
+ordered by score, then by the rank of the earning interest, then by ``ad_id``. Ads outside
+their ``starts``..``ends`` window are never shown.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import DataError, suggest
+
+
+@dataclass(frozen=True)
+class Ad:
+    ad_id: str
+    title: str
+    interests: tuple
+    weight: float = 1.0
+    starts: dt.date | None = None
+    ends: dt.date | None = None
+
+    def active(self, today: dt.date) -> bool:
+        return (self.starts is None or self.starts <= today) and (self.ends is None or today <= self.ends)
+
+
+def _date(value, where):
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip()[:10])
+    except ValueError:
+        raise DataError(f"{where}: expected an ISO date like 2026-01-31, got {value!r}") from None
+
+
+def _rows(path: Path):
+    if path.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as error:
+            raise DataError(f"{path}: invalid YAML ({getattr(error, 'problem', error)})") from None
+        ads = data.get("ads") if isinstance(data, dict) else data
+        if not isinstance(ads, list):
+            raise DataError(f"{path}: expected a list of ads (or a mapping with an 'ads' list)")
+        return [(f"{path}: ad #{i + 1}", row) for i, row in enumerate(ads)]
+    if path.suffix.lower() == ".csv":
+        with path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            return [(f"{path}:{reader.line_num}", row) for row in reader]
+    raise DataError(f"{path}: unsupported catalogue type {path.suffix!r}; expected .yaml, .yml or .csv")
+
+
+def load_ads(path, known_interests) -> list[Ad]:
+    """Read and validate a catalogue; unknown interests are errors naming the ad."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: ad catalogue not found")
+    known = set(known_interests)
+    ads, seen = [], {}
+    for where, row in _rows(path):
+        if not isinstance(row, dict):
+            raise DataError(f"{where}: expected a mapping with ad_id, title, interests")
+        ad_id = str(row.get("ad_id") or "").strip()
+        if not ad_id:
+            raise DataError(f"{where}: missing 'ad_id'")
+        where = f"{where} ({ad_id})"
+        if ad_id in seen:
+            raise DataError(f"{where}: duplicate ad_id, first at {seen[ad_id]}")
+        seen[ad_id] = where
+        title = str(row.get("title") or "").strip()
+        if not title:
+            raise DataError(f"{where}: missing 'title'")
+        interests = row.get("interests")
+        if isinstance(interests, str):
+            interests = [p.strip() for p in interests.replace("|", ";").replace(",", ";").split(";")]
+        if not interests or not isinstance(interests, list) or not all(isinstance(i, str) and i for i in interests):
+            raise DataError(f"{where}: 'interests' must list one or more interest labels")
+        for interest in interests:
+            if interest not in known:
+                raise DataError(f"{where}: unknown interest {interest!r}{suggest(interest, known)}")
+        try:
+            weight = float(row.get("weight") if row.get("weight") not in (None, "") else 1.0)
+        except (TypeError, ValueError):
+            raise DataError(f"{where}: 'weight' must be a number, got {row.get('weight')!r}") from None
+        if weight <= 0:
+            raise DataError(f"{where}: 'weight' must be positive, got {weight}")
+        starts, ends = _date(row.get("starts"), f"{where} starts"), _date(row.get("ends"), f"{where} ends")
+        if starts and ends and ends < starts:
+            raise DataError(f"{where}: 'ends' ({ends}) is before 'starts' ({starts})")
+        ads.append(Ad(ad_id, title, tuple(interests), weight, starts, ends))
+    return ads
+
+
+def recommend(interests, ads, top_n=10, today=None) -> list[dict]:
+    """Ads for one user from their ranked ``interests`` ([{interest, score, rank}, ...])."""
+    today = today or dt.date.today()
+    by_interest = {row["interest"]: row for row in interests}
+    scored = []
+    for ad in ads:
+        if not ad.active(today):
+            continue
+        matched = [by_interest[i] for i in ad.interests if i in by_interest]
+        if not matched:
+            continue
+        best = max(matched, key=lambda row: (row["score"] * ad.weight, -row["rank"]))
+        scored.append({"ad_id": ad.ad_id, "title": ad.title, "score": best["score"] * ad.weight,
+                       "interest": best["interest"], "interest_rank": best["rank"], "weight": ad.weight})
+    scored.sort(key=lambda row: (-row["score"], row["interest_rank"], row["ad_id"]))
+    return scored[:top_n]
