@@ -64,3 +64,50 @@ def ui(port, host):
     echo_err(f"MLflow UI for {tracking.tracking_uri()} at http://{host}:{port} (Ctrl-C to stop)")
     sys.stdout.flush()
     os.execv(command[0], command)
+
+
+@cli.command()
+@click.option("--plugins", "plugin_names", required=True, help="Comma-separated plugins of one modality, e.g. bilstm,gru,lstm,rnn.")
+@click.option("--data", "-d", required=True, type=click.Path(), help="Captions table or photo folder/table.")
+@click.option("--config", "-c", "config_path", type=click.Path(), help="YAML config (configs/paper.yaml: the paper's study).")
+@click.option("--epochs", type=click.IntRange(min=1))
+@click.option("--image-size", type=click.IntRange(min=16), help="Shrink image inputs (recorded in the runs).")
+@click.option("--weights", help="Image encoders: none, imagenet or a weights file.")
+@click.option("--max-rows", type=click.IntRange(min=0), help="Compare on a stratified sample of this many rows.")
+@click.option("--seed", type=int)
+@click.option("--experiment", help="MLflow experiment.")
+@click.option("--out", "out_dir", default="comparison", show_default=True, type=click.Path(), help="Folder for the figures and table.")
+@click.option("--promote", is_flag=True, help="Move the champion alias to the winner.")
+@click.option("--force", is_flag=True, help="Retrain plugins that finished before with the same config and data.")
+def compare(plugin_names, data, config_path, epochs, image_size, weights, max_rows, seed, experiment, out_dir,
+            promote, force):
+    """Train several plugins on the same split and seed; table, figures, MLflow parent run."""
+    from .cli import _given
+    from .compare import COLUMNS, run_comparison
+
+    training = _given(epochs=epochs, max_rows=max_rows, seed=seed)
+    if not sys.stderr.isatty():
+        training["verbose"] = 2
+    overrides = {"training": training, "encoder": _given(image_size=image_size, weights=weights),
+                 "tracking": _given(experiment=experiment)}
+    result = run_comparison(plugin_names, data, config_path, overrides, promote=promote, force=force,
+                            out_dir=out_dir, log=echo_err)
+    print_table(COLUMNS, [[_cell(row[c]) for c in COLUMNS] for row in result["rows"]])
+    for row in result["rows"]:
+        if row["error"]:
+            echo_err(f"{row['plugin']}: {row['error']}")
+    click.echo(f"figures: {', '.join(result['figures'])}")
+    click.echo(f"MLflow parent run: {result['parent_run_id']}")
+    if result.get("winner"):
+        click.echo(f"best: {result['winner']}")
+    if result["promoted"]:
+        p = result["promoted"]
+        click.echo(f"{p['name']}: champion version {p['previous']} -> version {p['new']}")
+
+
+def _cell(value):
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}" if value < 100 else f"{value:.0f}"
+    return str(value)

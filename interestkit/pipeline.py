@@ -27,11 +27,12 @@ def build_plugins(resolved: dict):
     return info, encoder, classifier
 
 
-def run_training(data, plugin=None, config_path=None, overrides=None, log=print) -> dict:
+def run_training(data, plugin=None, config_path=None, overrides=None, log=print, resolved=None,
+                 extra_tags=None, dataset=None) -> dict:
     """Train one plugin on ``data``, track it in MLflow and register it; returns a summary."""
     from .cache import FeatureCache
 
-    resolved = resolve_training(plugin, config_path, overrides)
+    resolved = resolved or resolve_training(plugin, config_path, overrides)
     info, encoder, classifier = build_plugins(resolved)
     modality = detect_modality(data)
     if modality != info.modality:
@@ -40,7 +41,7 @@ def run_training(data, plugin=None, config_path=None, overrides=None, log=print)
             f"plugin {info.name!r} is {_article(info.modality)} {info.modality} encoder, but {data} is {kind}; "
             f"choose a {modality} plugin ({', '.join(sorted(n for n, p in plugins.collect('encoder').items() if p.modality == modality))})"
         )
-    dataset = load_dataset(data, modality)
+    dataset = dataset or load_dataset(data, modality)
     fingerprint = dataset.fingerprint()
     log(f"{dataset.source}: {len(dataset)} examples, {len(fingerprint['labels'])} labels")
     training = resolved["training"]
@@ -49,18 +50,38 @@ def run_training(data, plugin=None, config_path=None, overrides=None, log=print)
     from . import tracking
     from .train import train
 
-    with tracking.training_run(resolved, info, fingerprint, str(Path(data))) as run:
+    with tracking.training_run(resolved, info, fingerprint, str(Path(data)), extra_tags) as run:
         log(f"training {info.name} (MLflow run {run.run_id}, store {tracking.tracking_uri()})")
         result = train(encoder, classifier, dataset, training, on_epoch=run.on_epoch, cache=cache, log=log)
         if cache is not None:
             result.metrics["cache_hits"] = cache.hits
             result.metrics["cache_misses"] = cache.misses
+        result.metrics["parameters"] = result.model.encoder_model.count_params() + result.model.head_model.count_params()
+        result.metrics["inference_ms_per_item"] = inference_ms(result.model, dataset.inputs)
         summary = run.finish(result, fingerprint, register=resolved["tracking"]["register"],
                              registered_model=resolved["tracking"]["registered_model"] or None)
     summary.update({k: result.metrics[k] for k in ("val_accuracy", "val_top5_accuracy", "val_loss", "epochs",
                                                    "train_seconds", "temperature")})
-    summary.update(plugin=info.name, modality=modality, notes=result.notes, labels=len(result.labels))
+    summary.update(plugin=info.name, modality=modality, notes=result.notes, labels=len(result.labels),
+                   parameters=result.metrics["parameters"], inference_ms_per_item=result.metrics["inference_ms_per_item"],
+                   history={k: result.history.get(k, []) for k in ("val_accuracy", "val_loss")})
     return summary
+
+
+def inference_ms(model, inputs, sample=128) -> float:
+    """Milliseconds per item to score raw inputs (captions, or photos decoded from disk)."""
+    import time
+
+    items = list(inputs[:sample])
+    if model.modality == "text":
+        model.predict_texts(items[:8])  # warm-up: graph tracing is not inference
+        started = time.perf_counter()
+        model.predict_texts(items)
+    else:
+        model.predict_images(items[:8])
+        started = time.perf_counter()
+        model.predict_images(items)
+    return 1000 * (time.perf_counter() - started) / max(1, len(items))
 
 
 def _article(word):

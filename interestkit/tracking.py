@@ -229,18 +229,23 @@ def _signature(model: InterestModel):
 
 
 @contextmanager
-def training_run(config: dict, plugin_info, dataset_fingerprint: dict, data_path: str):
-    """An MLflow run for training; marked FAILED (nothing registered) if the body raises."""
+def training_run(config: dict, plugin_info, dataset_fingerprint: dict, data_path: str, extra_tags=None):
+    """An MLflow run for training; marked FAILED (nothing registered) if the body raises.
+
+    Inside an active run (a comparison's parent), the training run is its child.
+    """
     exp = experiment_id(config["tracking"]["experiment"])
-    tags = {
+    tags = dict(extra_tags or {})
+    tags.update({
         "interestkit.plugin": plugin_info.name,
         "interestkit.plugin_package": plugin_info.package,
         "interestkit.plugin_version": plugin_info.version,
         "interestkit.modality": plugin_info.modality,
         "interestkit.data_sha256": dataset_fingerprint["sha256"],
         "interestkit.version": __version__,
-    }
-    with mlflow.start_run(experiment_id=exp, run_name=f"train-{plugin_info.name}", tags=tags) as run:
+    })
+    nested = mlflow.active_run() is not None
+    with mlflow.start_run(experiment_id=exp, run_name=f"train-{plugin_info.name}", tags=tags, nested=nested) as run:
         params = flatten({k: v for k, v in config.items() if k != "tracking"})
         params.update({"data.path": data_path, "data.rows": dataset_fingerprint["rows"],
                        "data.labels": len(dataset_fingerprint["labels"])})
@@ -385,3 +390,44 @@ def log_evaluation(table: dict, params: dict, documents: dict | None = None,
     documents = {"evaluation.json": table, **(documents or {})}
     return log_summary_run(f"evaluate-{params.get('fusion', '')}".rstrip("-"), params, table_metrics(table),
                            documents, experiment, tags={"interestkit.kind": "evaluation"})
+
+
+# --- comparisons: a parent run with one child per plugin ------------------------------
+
+
+@contextmanager
+def comparison_run(experiment: str, name: str, tags: dict):
+    """The parent run of a comparison; training runs started inside are its children."""
+    with mlflow.start_run(experiment_id=experiment_id(experiment), run_name=name, tags=tags) as run:
+        yield run.info.run_id
+
+
+def log_comparison(table: list, figures_by_name: dict, params: dict):
+    """Log the comparison table, its figures and params to the active parent run."""
+    mlflow.log_params(params)
+    mlflow.log_dict(table, "comparison.json")
+    for file_name, fig in figures_by_name.items():
+        log_figure(fig, file_name)
+
+
+def find_finished_run(experiment: str, key: str):
+    """The newest FINISHED training run tagged with this comparison key, as a dict, or None."""
+    exp = MlflowClient().get_experiment_by_name(experiment) if configure() else None
+    if exp is None:
+        return None
+    runs = MlflowClient().search_runs(
+        [exp.experiment_id], filter_string=f"tags.`interestkit.compare_key` = '{key}' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"], max_results=1)
+    if not runs:
+        return None
+    run = runs[0]
+    client = MlflowClient()
+    history = {}
+    epochs = int(run.data.metrics.get("epochs", 0))
+    for metric in ("val_accuracy", "val_loss"):
+        points = sorted(client.get_metric_history(run.info.run_id, metric), key=lambda m: m.step)
+        history[metric] = [p.value for p in points][:epochs]
+    versions = client.search_model_versions(f"run_id='{run.info.run_id}'")
+    return {"run_id": run.info.run_id, "metrics": dict(run.data.metrics), "history": history,
+            "registered_model": versions[0].name if versions else None,
+            "version": int(versions[0].version) if versions else None}
