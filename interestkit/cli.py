@@ -169,3 +169,4 @@ def main(argv=None):
     _register_plugin_commands()
     return cli.main(args=argv, prog_name="interestkit")
 from . import cli_models  # noqa: E402,F401  (registers 'models' and 'ui')
+from . import cli_ranking  # noqa: E402,F401  (registers rank, evaluate, fusion and demo)

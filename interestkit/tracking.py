@@ -431,3 +431,84 @@ def find_finished_run(experiment: str, key: str):
     return {"run_id": run.info.run_id, "metrics": dict(run.data.metrics), "history": history,
             "registered_model": versions[0].name if versions else None,
             "version": int(versions[0].version) if versions else None}
+
+
+# --- the hybrid model -----------------------------------------------------------------------
+
+HYBRID_NAME = "interestkit-hybrid"
+
+
+class HybridPyfunc(mlflow.pyfunc.PythonModel):
+    """Posts in (one row per post), ranked interests and ads out (one row per user).
+
+    Input columns: ``user_id``, ``post_id``, ``text``, ``image`` (a file path readable
+    where the model runs, or a ``data:image/...;base64,`` URI), ``created_at``.
+    Output columns: ``user_id``, ``interests`` and ``ads`` (JSON strings).
+    """
+
+    def load_context(self, context):
+        from .hybrid import HybridRanker
+
+        self.ranker = HybridRanker.load(context.artifacts["hybrid"])
+
+    def predict(self, context, model_input, params=None):
+        import pandas as pd
+
+        from .hybrid import posts_from_records
+
+        frame = model_input.astype(object).where(model_input.notna(), None)
+        posts = posts_from_records(frame.to_dict("records"), source="input", allow_paths_anywhere=True)
+        rows = self.ranker.rank(posts)
+        return pd.DataFrame({
+            "user_id": [r["user_id"] for r in rows],
+            "interests": [json.dumps(r["interests"]) for r in rows],
+            "ads": [json.dumps(r["ads"]) for r in rows],
+        })
+
+
+def _hybrid_signature():
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    inputs = Schema([ColSpec("string", "user_id"), ColSpec("string", "post_id"),
+                     ColSpec("string", "text", required=False), ColSpec("string", "image", required=False),
+                     ColSpec("string", "created_at", required=False)])
+    outputs = Schema([ColSpec("string", "user_id"), ColSpec("string", "interests"), ColSpec("string", "ads")])
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def log_hybrid(ranker, experiment="interestkit", name=HYBRID_NAME) -> dict:
+    """Log the hybrid ranker as a pyfunc model and register a new version of ``name``."""
+    tags = {"interestkit.kind": "hybrid", "interestkit.fusion": ranker.fusion_name}
+    tags.update({f"interestkit.{m}_model": json.dumps(v) for m, v in ranker.versions.items()})
+    with mlflow.start_run(experiment_id=experiment_id(experiment), run_name="build-hybrid", tags=tags) as run:
+        mlflow.log_params({"fusion": ranker.fusion_name, "fusion_params": json.dumps(ranker.fusion_params),
+                           "labels": len(ranker.labels), "ads": len(ranker.ads),
+                           **{f"option.{k}": v for k, v in ranker.options.items()}})
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = ranker.save(Path(tmp) / "hybrid")
+            info = mlflow.pyfunc.log_model(name="model", python_model=HybridPyfunc(),
+                                           artifacts={"hybrid": str(folder)}, signature=_hybrid_signature(),
+                                           pip_requirements=[f"interestkit=={__version__}"])
+        version_tags = {"fusion": ranker.fusion_name, "run_id": run.info.run_id,
+                        **{f"{m}_version": str(v.get("version", "")) for m, v in ranker.versions.items()}}
+        version = mlflow.register_model(info.model_uri, name, tags=version_tags)
+    client = MlflowClient()
+    champion = CHAMPION not in client.get_registered_model(name).aliases
+    if champion:
+        client.set_registered_model_alias(name, CHAMPION, version.version)
+    return {"run_id": run.info.run_id, "name": name, "version": int(version.version), "champion": champion}
+
+
+def load_hybrid(uri=f"models:/{HYBRID_NAME}@{CHAMPION}"):
+    """(HybridRanker, {name, version, run_id}) from the registry."""
+    configure()
+    try:
+        pyfunc = mlflow.pyfunc.load_model(uri)
+    except Exception as error:
+        raise ModelError(f"model {uri!r} cannot be loaded from {tracking_uri()}: {str(error).splitlines()[0]}; "
+                         "build one with 'interestkit models build-hybrid'") from None
+    python_model = pyfunc.unwrap_python_model()
+    if not isinstance(python_model, HybridPyfunc):
+        raise ModelError(f"model {uri!r} is not an interestkit hybrid model")
+    return python_model.ranker, describe_uri(uri)
