@@ -111,3 +111,83 @@ def _cell(value):
     if isinstance(value, float):
         return f"{value:.4f}" if value < 100 else f"{value:.0f}"
     return str(value)
+
+
+@models.command("build-hybrid")
+@click.option("--fusion", default="score_sum", show_default=True, help="Fusion plugin (weighted uses 'fusion fit' weights).")
+@click.option("--ads", "ads_path", type=click.Path(), help="Ad catalogue (.yaml/.csv) to attach.")
+@click.option("--text-model", default="models:/interestkit-text@champion", show_default=True)
+@click.option("--image-model", default="models:/interestkit-image@champion", show_default=True)
+@click.option("--top-k", default=5, show_default=True, type=click.IntRange(min=1))
+@click.option("--last", default=20, show_default=True, type=click.IntRange(min=0), help="Posts per user kept (most recent).")
+def build_hybrid(fusion, ads_path, text_model, image_model, top_k, last):
+    """Register interestkit-hybrid: both champions + fusion + labels (+ ads) as one pyfunc model."""
+    from .pipeline import build_hybrid as build
+
+    s = build(fusion, ads_path, text_model, image_model, {"top_k": top_k, "last": last}, log=echo_err)
+    alias = " (alias champion)" if s["champion"] else ""
+    pinned = ", ".join(f"{m} {v.get('name')} v{v.get('version')}" for m, v in s["versions"].items())
+    click.echo(f"registered {s['name']} version {s['version']}{alias}: fusion {s['fusion']}, {s['ads']} ads, {pinned}")
+    click.echo(f"MLflow run {s['run_id']}; serve it with 'interestkit serve' or "
+               f"'mlflow models serve -m models:/{s['name']}/{s['version']} --env-manager local'")
+
+
+@cli.command()
+@click.option("--posts", required=True, type=click.Path(), help="Posts JSONL.")
+@click.option("--ads", "ads_path", required=True, type=click.Path(), help="Ad catalogue (.yaml/.csv).")
+@click.option("--top-n", default=10, show_default=True, type=click.IntRange(min=1), help="Ads per user.")
+@click.option("--top-k", default=5, show_default=True, type=click.IntRange(min=1), help="Interests per user matched.")
+@click.option("--fusion", default="score_sum", show_default=True)
+@click.option("--text-model", default="models:/interestkit-text@champion", show_default=True)
+@click.option("--image-model", default="models:/interestkit-image@champion", show_default=True)
+@click.option("--last", default=20, show_default=True, type=click.IntRange(min=0))
+@click.option("--allow-outside-paths", is_flag=True, help="Accept absolute and '..' image paths.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def recommend(posts, ads_path, top_n, top_k, fusion, text_model, image_model, last, allow_outside_paths, fmt):
+    """Interest-based, ranked-order ad recommendations per user."""
+    from .pipeline import make_ranker
+    from .posts import load_posts
+
+    ranker = make_ranker(fusion, ads_path, text_model, image_model,
+                         {"top_k": top_k, "last": last, "top_n_ads": top_n}, log=echo_err)
+    rows = ranker.rank(load_posts(posts, allow_outside=allow_outside_paths))
+    if fmt == "json":
+        click.echo(json.dumps([{k: r[k] for k in ("user_id", "interests", "ads")} for r in rows], indent=2))
+        return
+    for r in rows:
+        top = ", ".join(f"{i['interest']} {i['score']:.2f}" for i in r["interests"])
+        click.echo(f"{r['user_id']}  interests: {top}")
+        for rank, ad in enumerate(r["ads"], 1):
+            click.echo(f"  {rank:>2}. {ad['ad_id']}  {ad['title']}  score {ad['score']:.3f}  (for {ad['interest']})")
+        if not r["ads"]:
+            click.echo("   no active ad matches these interests")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Bind address (loopback by default).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--model", "model_uri", default="models:/interestkit-hybrid@champion", show_default=True)
+@click.option("--db", "db_path", type=click.Path(), help="Scores and windows database (default <store>/serving.db).")
+@click.option("--window", default=20, show_default=True, type=click.IntRange(min=1), help="Posts kept per user.")
+@click.option("--media-root", type=click.Path(file_okay=False), help="Accept image paths relative to this folder.")
+@click.option("--reload-seconds", default=30, show_default=True, type=click.IntRange(min=0),
+              help="Check for a newly promoted champion this often (0: never).")
+def serve(host, port, model_uri, db_path, window, media_root, reload_seconds):
+    """Serve interests and ads over HTTP from the hybrid champion (see docs/serving.md)."""
+    from . import tracking
+    from .serve import InterestService, make_server
+
+    db = db_path or str(tracking.store_dir() / "serving.db")
+    service = InterestService(lambda: tracking.load_hybrid(model_uri), db, window=window, media_root=media_root,
+                              reload_seconds=reload_seconds if "@" in model_uri else 0)
+    server = make_server(service, host, port)
+    info = service.model_info
+    echo_err(f"serving {info.get('name')} version {info.get('version')} on http://{host}:{server.server_port} "
+             f"(state in {db}; Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        echo_err("stopped")
+    finally:
+        service.close()
+        server.server_close()

@@ -86,3 +86,49 @@ def inference_ms(model, inputs, sample=128) -> float:
 
 def _article(word):
     return "an" if word[:1] in "aeiou" else "a"
+
+
+# --- the hybrid model and recommendations -------------------------------------------------
+
+TEXT_URI = "models:/interestkit-text@champion"
+IMAGE_URI = "models:/interestkit-image@champion"
+
+
+def load_models(text_uri=TEXT_URI, image_uri=IMAGE_URI, log=print):
+    """({modality: InterestModel}, {modality: description}) for both model URIs."""
+    from . import tracking
+
+    models, versions = {}, {}
+    for modality, uri in (("text", text_uri), ("image", image_uri)):
+        if uri:
+            models[modality], versions[modality] = tracking.load_interest_model(uri)
+            desc = versions[modality]
+            log(f"{modality} model: {uri}" + (f" ({desc['name']} version {desc['version']})" if desc.get("version") else ""))
+    return models, versions
+
+
+def make_ranker(fusion="score_sum", ads_path=None, text_uri=TEXT_URI, image_uri=IMAGE_URI, options=None, log=print):
+    """A HybridRanker from the registry's models, a fusion and an optional catalogue."""
+    from .hybrid import HybridRanker
+    from .ranking import make_fusion
+    from .recommend import load_ads
+    from .taxonomy import INTERESTS
+
+    models, versions = load_models(text_uri, image_uri, log)
+    fusion_plugin, note = make_fusion(fusion)
+    if note:
+        log(note)
+    labels = {label for model in models.values() for label in model.labels} | set(INTERESTS)
+    ads = load_ads(ads_path, labels) if ads_path else []
+    return HybridRanker(models, fusion, fusion_plugin.params(), ads, options, versions)
+
+
+def build_hybrid(fusion="score_sum", ads_path=None, text_uri=TEXT_URI, image_uri=IMAGE_URI, options=None,
+                 log=print) -> dict:
+    """Register interestkit-hybrid from the given (default: champion) models."""
+    from . import tracking
+
+    ranker = make_ranker(fusion, ads_path, text_uri, image_uri, options, log)
+    summary = tracking.log_hybrid(ranker)
+    summary.update(fusion=fusion, ads=len(ranker.ads), versions=ranker.versions)
+    return summary
