@@ -59,7 +59,7 @@ def fit_temperature(probs: np.ndarray, y: np.ndarray) -> float:
         log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
         return -float(log_p[np.arange(len(y)), y].mean())
 
-    grid = np.exp(np.linspace(np.log(0.25), np.log(8.0), 61))
+    grid = np.exp(np.linspace(np.log(0.05), np.log(20.0), 91))
     best = min(grid, key=nll)
     fine = np.linspace(best / 1.06, best * 1.06, 13)
     return float(min(fine, key=nll))
@@ -144,10 +144,21 @@ def _train_text(encoder, classifier, dataset, y, train_idx, val_idx, labels, opt
     import tensorflow as tf
 
     texts = dataset.inputs
-    x_train = tf.constant([texts[i] for i in train_idx])[:, None]
-    x_val = tf.constant([texts[i] for i in val_idx])[:, None]
     encoder_model = encoder.build([texts[i] for i in train_idx])
     head = classifier.build(int(encoder_model.output_shape[-1]), len(labels))
+    if encoder.frozen():
+        # features once (shortest captions first, so batches pad little), then the head alone
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        features = np.empty((len(texts), int(encoder_model.output_shape[-1])), dtype=np.float32)
+        features[order] = encoder_model.predict(tf.constant([texts[i] for i in order])[:, None], batch_size=256,
+                                                verbose=options["verbose"])
+        _compile(head, options["learning_rate"], len(labels))
+        history = _fit(head, (features[train_idx], y[train_idx]), (features[val_idx], y[val_idx]), options,
+                       options["epochs"], on_epoch, "head", weights)
+        val_probs = np.asarray(head.predict(features[val_idx], batch_size=256, verbose=0))
+        return encoder_model, head, history, val_probs, y[val_idx]
+    x_train = tf.constant([texts[i] for i in train_idx])[:, None]
+    x_val = tf.constant([texts[i] for i in val_idx])[:, None]
     inputs = keras.Input(shape=(1,), dtype="string")
     full = keras.Model(inputs, head(encoder_model(inputs)))
     _compile(full, options["learning_rate"], len(labels))

@@ -12,7 +12,7 @@ TINY = {"vocab_size": 200, "sequence_length": 8, "units": 8}
 
 
 def tiny_options(**extra):
-    return dict(TRAINING_DEFAULTS, epochs=2, batch_size=16, verbose=0, **extra)
+    return {**TRAINING_DEFAULTS, "epochs": 2, "batch_size": 16, "verbose": 0, **extra}
 
 
 @pytest.mark.parametrize("name, dim", [("rnn", 128), ("lstm", 128), ("gru", 128), ("bilstm", 64)])
