@@ -293,3 +293,27 @@ def test_new_champion_is_picked_up_without_restart(store, service):
         assert status == 200 and svc.store.rows("u5")[0]["model_key"] == f"interestkit-hybrid:{v2}"
     finally:
         tracking.promote("interestkit-hybrid", version=1)
+
+
+def test_alias_moved_like_in_the_ui_is_honoured_by_every_command(store):
+    """Move 'champion' with the MLflow client (what the UI does); rank, recommend and serve follow."""
+    from mlflow import MlflowClient
+
+    from interestkit import tracking
+
+    run = lambda *a: CliRunner().invoke(cli, list(a))  # noqa: E731
+    trained = run("train", "--plugin", "rnn", "--data", str(store["text"]), "--epochs", "1")
+    assert "interestkit-text version 2" in trained.output and "alias champion" not in trained.output
+    tracking.configure()
+    client = MlflowClient()
+    client.set_registered_model_alias("interestkit-text", "champion", "2")
+    try:
+        ranked = run("rank", "--posts", str(store["posts"]), "--format", "json")
+        assert ranked.exit_code == 0, ranked.output
+        assert "(version 2," in ranked.output  # the progress line names the version used
+        recommended = run("recommend", "--posts", str(store["posts"]), "--ads", str(store["root"] / "ads.yaml"))
+        assert "interestkit-text version 2" in recommended.output
+        built = run("models", "build-hybrid")
+        assert "text interestkit-text v2" in built.output
+    finally:
+        client.set_registered_model_alias("interestkit-text", "champion", "1")
