@@ -122,15 +122,15 @@ def test_unknown_config_key_names_file(tmp_path, captions):
 
 @pytest.mark.realdata
 def test_bilstm_on_real_captions(tmp_path):
-    """bilstm on a 6,000-title stratified sample of the real titles, 3 epochs.
+    """bilstm on a 12,000-title stratified sample of the real titles, 4 epochs (~40 s).
 
-    Floor 0.45: with 34 labels chance is ~0.03 and the majority class ~0.04. On the full
-    set the TF-IDF baseline reaches ~0.68 (docs/benchmarks.md); a 6k sample and 3 epochs
-    measured 0.5-0.6 here, so 0.45 catches a broken pipeline without flaking.
+    Floor 0.35: with 34 labels chance is ~0.03 and the largest label ~0.04. This setting
+    measured 0.47 here and was still improving at epoch 4 (the full set reaches ~0.63,
+    docs/benchmarks.md), so 0.35 catches a broken pipeline without flaking.
     """
     data = require_shared("text", "train.tsv")
-    result = run("train", "--plugin", "bilstm", "--data", str(data), "--max-rows", "6000", "--epochs", "3",
+    result = run("train", "--plugin", "bilstm", "--data", str(data), "--max-rows", "12000", "--epochs", "4",
                  "--no-register")
     assert result.exit_code == 0, result.output
     top1 = float(next(l for l in result.output.splitlines() if l.startswith("val top-1")).split()[-1])
-    assert top1 >= 0.45
+    assert top1 >= 0.35
