@@ -21,6 +21,7 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest plugins/contrib/interestkit-minilm/tests
 
 clean:
 	rm -rf $(VENV) interestkit-demo

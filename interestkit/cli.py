@@ -7,6 +7,7 @@ imports (TensorFlow, MLflow) happen inside commands, so ``--help`` and ``plugins
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -33,14 +34,39 @@ class InterestkitGroup(click.Group):
             ctx.exit(130)
 
 
+STRICT_ENV = "INTERESTKIT_STRICT_PLUGINS"
+
+
 @click.group(cls=InterestkitGroup)
 @click.version_option(__version__, prog_name="interestkit")
-def cli():
+@click.option("--strict-plugins", is_flag=True,
+              help=f"Fail when a plugin cannot be loaded, instead of warning and skipping it ({STRICT_ENV}=1).")
+@click.pass_context
+def cli(ctx, strict_plugins):
     """Learn users' interests from their posts' photos and captions.
 
     Train models with plugins, track and register them in MLflow, rank users'
     interests and recommend ads. Start with 'interestkit demo'.
     """
+    if strict_plugins:
+        _strict_plugins(ctx)
+
+
+def _strict_plugins(ctx):
+    """Plugins load under strict rules for this invocation (the environment is restored after)."""
+    from . import plugins
+
+    previous = os.environ.get(STRICT_ENV)
+    os.environ[STRICT_ENV] = "1"
+    ctx.call_on_close(lambda: _restore_env(STRICT_ENV, previous))
+    plugins.reset()
+
+
+def _restore_env(name, value):
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 @cli.command(name="plugins")
@@ -50,14 +76,18 @@ def plugins_command(as_json):
     from . import plugins
 
     rows = [info.as_dict() for info in plugins.all_plugins()]
+    providers = plugins.plugin_rows()
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps(rows + providers, indent=2))
         return
     headers = ("kind", "name", "modality", "package", "version", "description")
     table = [[str(row[h] if row[h] is not None else "-") for h in headers] for row in rows]
     print_table(headers, table)
-    for name, message in plugins.broken_plugins():
-        echo_err(f"warning: {message}")
+    click.echo("")
+    print_table(("plugin", "package", "version", "hooks"), [
+        [row["name"], row["package"] or "-", row["version"] or "-",
+         ", ".join(row["hooks"]) if row["status"] == "ok" else f"failed: {row['description']}"]
+        for row in providers])
 
 
 def print_table(headers, rows):
@@ -155,6 +185,16 @@ def cache_clear(cache_dir):
     click.echo(f"removed {removed} cached feature entries")
 
 
+def _global_options(args):
+    """The arguments before the command name."""
+    options = []
+    for arg in args:
+        if not arg.startswith("-"):
+            break
+        options.append(arg)
+    return options
+
+
 def _register_plugin_commands():
     from . import plugins
 
@@ -166,6 +206,8 @@ def _register_plugin_commands():
 
 
 def main(argv=None):
+    if "--strict-plugins" in _global_options(sys.argv[1:] if argv is None else argv):
+        os.environ[STRICT_ENV] = "1"  # before plugins load for their commands
     _register_plugin_commands()
     return cli.main(args=argv, prog_name="interestkit")
 from . import cli_models  # noqa: E402,F401  (registers 'models' and 'ui')

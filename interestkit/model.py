@@ -3,7 +3,8 @@
 The folder holds ``encoder.keras`` (raw input -> features), ``head.keras`` (features ->
 probabilities) and ``meta.json`` (modality, labels, plugin, image size, temperature,
 encoder identity). It takes raw inputs: captions as strings, photos as paths or bytes.
-Loading needs interestkit and Keras, not the plugin that trained it (built-in layers only).
+Loading needs interestkit and Keras; a model with a plugin's custom layers also needs that
+plugin installed (its ``interestkit.keras_objects`` entry point is imported first).
 """
 
 from __future__ import annotations
@@ -85,7 +86,10 @@ class InterestModel:
 
         if not sentences:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        probs = self._predict(self.full_model(), tf.constant(list(sentences))[:, None])
+        # shortest first: models that pad a batch to its longest sentence do far less work
+        order = np.argsort([len(s) for s in sentences], kind="stable")
+        probs = np.empty((len(sentences), len(self.labels)), dtype=np.float32)
+        probs[order] = self._predict(self.full_model(), tf.constant([sentences[i] for i in order])[:, None])
         return apply_temperature(probs, self.temperature)
 
     def predict_texts(self, texts: list[str]) -> np.ndarray:
@@ -197,6 +201,9 @@ class InterestModel:
             raise ModelError(f"{directory}: not an interestkit model folder (no meta.json)")
         meta = json.loads(meta_file.read_text())
         keras = _keras()
+        from .plugins import import_keras_objects
+
+        import_keras_objects()  # installed plugins' custom layers (e.g. the minilm tokeniser)
         encoder = keras.models.load_model(directory / "encoder.keras", compile=False, safe_mode=True)
         head = keras.models.load_model(directory / "head.keras", compile=False, safe_mode=True)
         return cls(meta.pop("modality"), meta.pop("labels"), encoder, head, meta)

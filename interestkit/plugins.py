@@ -4,6 +4,11 @@ Built-in plugins (``interestkit_plugins.*``, shipped in this wheel from ``plugin
 registered through the same hooks as third-party ones, which are found through the
 ``interestkit`` entry-point group.
 
+A plugin whose saved models use custom Keras layers also declares the module that
+registers them in the ``interestkit.keras_objects`` group; ``import_keras_objects()``
+imports those modules before a model is loaded (TensorFlow is never imported just to
+list plugins).
+
 Environment:
   INTERESTKIT_PLUGINS  comma-separated allow-list of third-party plugins (entry-point or
                        distribution names); set but empty: built-ins only; unset: all.
@@ -15,6 +20,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 
@@ -29,6 +35,8 @@ BUILTIN_MODULES = (
     "interestkit_plugins.image",
     "interestkit_plugins.fusion",
 )
+ENTRY_POINT_GROUP = "interestkit"
+KERAS_OBJECTS_GROUP = "interestkit.keras_objects"
 KINDS = ("encoder", "classifier", "fusion")
 HOOKS = {"encoder": "register_encoders", "classifier": "register_classifiers", "fusion": "register_fusions"}
 
@@ -72,15 +80,23 @@ def _version(dist):
         return "unknown"
 
 
+def _dist_of(ep):
+    """(distribution name, version) that provides entry point ``ep``."""
+    if ep.dist is None:
+        return ep.name, "unknown"
+    return ep.dist.name, ep.dist.version or "unknown"
+
+
 def strict_mode():
     return os.environ.get("INTERESTKIT_STRICT_PLUGINS", "").lower() in ("1", "true", "yes")
 
 
 def _report_broken(name, error):
+    """Warn once that plugin ``name`` was skipped; in strict mode raise PluginError instead."""
     message = f"plugin {name!r} failed to load and was skipped: {type(error).__name__}: {error}"
     if strict_mode():
         raise PluginError(message + " (strict mode)")
-    if (name, message) not in _broken:
+    if name not in {known for known, _ in _broken}:
         _broken.append((name, message))
         print(f"warning: {message}", file=sys.stderr)
 
@@ -91,12 +107,39 @@ def broken_plugins():
     return list(_broken)
 
 
-def _allowed(ep):
+def _normalize(name):
+    """Distribution names compare like pip compares them: case and - _ . do not matter."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def allow_list():
+    """The names in INTERESTKIT_PLUGINS (normalised), or None when it is unset."""
     allow = os.environ.get("INTERESTKIT_PLUGINS")
     if allow is None:
+        return None
+    return {_normalize(n.strip()) for n in allow.split(",") if n.strip()}
+
+
+def _allowed(ep, names):
+    if names is None:
         return True
-    names = {n.strip() for n in allow.split(",") if n.strip()}
-    return ep.name in names or (ep.dist is not None and ep.dist.name in names)
+    return _normalize(ep.name) in names or (ep.dist is not None and _normalize(ep.dist.name) in names)
+
+
+def _warn_unknown_allowed(names, entry_points):
+    """Warn about allow-list names that match no installed plugin (a typo loads nothing)."""
+    known = {_normalize(ep.name) for ep in entry_points}
+    known |= {_normalize(ep.dist.name) for ep in entry_points if ep.dist is not None}
+    for name in sorted((names or set()) - known):
+        print(f"warning: INTERESTKIT_PLUGINS names {name!r}, which no installed plugin provides"
+              f"{suggest(name, known)}", file=sys.stderr)
+
+
+def _plugin_name(pm, ep):
+    """The entry point's name, qualified by its distribution when another one took it."""
+    if not pm.has_plugin(ep.name):
+        return ep.name
+    return f"{_dist_of(ep)[0]}:{ep.name}"
 
 
 def get_plugin_manager():
@@ -114,19 +157,39 @@ def get_plugin_manager():
                 continue
             pm.register(module, name=module_name)
             pm._interestkit_dists[module_name] = ("interestkit", _version("interestkit"))
-        for ep in importlib.metadata.entry_points(group="interestkit"):
-            if not _allowed(ep) or pm.has_plugin(ep.name):
+        names = allow_list()
+        entry_points = list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+        _warn_unknown_allowed(names, entry_points)
+        for ep in entry_points:
+            if not _allowed(ep, names):
                 continue
+            name = _plugin_name(pm, ep)
             try:
-                module = ep.load()
-                pm.register(module, name=ep.name)
+                pm.register(ep.load(), name=name)
             except Exception as error:
-                _report_broken(ep.name, error)
+                _report_broken(name, error)
                 continue
-            dist = ep.dist.name if ep.dist is not None else ep.name
-            pm._interestkit_dists[ep.name] = (dist, _version(dist))
+            pm._interestkit_dists[name] = _dist_of(ep)
         _pm = pm
     return _pm
+
+
+def import_keras_objects():
+    """Import the modules where allowed plugins register custom Keras objects.
+
+    Call it before ``keras.models.load_model`` on a model a plugin built: Keras finds a
+    registered custom layer only once the module defining it has been imported. The
+    modules come from the ``interestkit.keras_objects`` entry-point group, filtered by
+    INTERESTKIT_PLUGINS; one that fails to import is reported and skipped (strict mode:
+    an error).
+    """
+    names = allow_list()
+    for ep in importlib.metadata.entry_points(group=KERAS_OBJECTS_GROUP):
+        if _allowed(ep, names):
+            try:
+                ep.load()
+            except Exception as error:
+                _report_broken(f"{_dist_of(ep)[0]}:{ep.value}", error)
 
 
 def reset():
@@ -139,6 +202,23 @@ def reset():
 def plugin_hooks(pm, plugin_name):
     plugin = pm.get_plugin(plugin_name)
     return sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
+
+
+def plugin_rows() -> list[dict]:
+    """One row per plugin: its distribution, version and hooks; failed ones with their error."""
+    pm = get_plugin_manager()
+    broken = dict(_broken)
+    rows = []
+    for name, plugin in pm.list_name_plugin():
+        package, version = pm._interestkit_dists.get(name, (name, "unknown"))
+        doc = (getattr(plugin, "__doc__", None) or "").strip().split("\n")[0]
+        rows.append({"kind": "plugin", "name": name, "modality": None, "package": package, "version": version,
+                     "plugin": name, "hooks": plugin_hooks(pm, name), "description": broken.pop(name, doc),
+                     "status": "failed" if name in dict(_broken) else "ok"})
+    for name, message in broken.items():  # failed before it could be registered
+        rows.append({"kind": "plugin", "name": name, "modality": None, "package": None, "version": None,
+                     "plugin": name, "hooks": [], "description": message, "status": "failed"})
+    return rows
 
 
 def collect(kind, pm=None) -> dict[str, PluginInfo]:

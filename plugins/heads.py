@@ -19,6 +19,25 @@ class SoftmaxClassifier(Classifier):
         return keras.Model(inputs, outputs, name="softmax_head")
 
 
+class MLPClassifier(Classifier):
+    """Dropout, a dense ReLU layer, dropout, then softmax: a head for rich frozen features."""
+
+    description = "dropout + dense ReLU + dropout + dense softmax (for frozen sentence embeddings)"
+    defaults = {"hidden": 512, "dropout": 0.5, "input_dropout": 0.1}
+
+    def build(self, feature_dim, num_labels):
+        import keras
+
+        o = self.options
+        inputs = keras.Input(shape=(feature_dim,), name="features")
+        x = keras.layers.Dropout(o["input_dropout"], name="head_input_dropout")(inputs)
+        x = keras.layers.Dense(o["hidden"], activation="relu", name="head_hidden")(x)
+        x = keras.layers.Dropout(o["dropout"], name="head_dropout")(x)
+        outputs = keras.layers.Dense(num_labels, activation="softmax", name="head_softmax")(x)
+        return keras.Model(inputs, outputs, name="mlp_head")
+
+
 @hookimpl
 def register_classifiers(register):
     register("softmax", SoftmaxClassifier)
+    register("mlp", MLPClassifier)
