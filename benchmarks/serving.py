@@ -156,7 +156,8 @@ def main():
                 break
             except OSError:
                 time.sleep(1)
-        post(f"{base}/users/warmup/posts", [dict(rows[0], post_id="warm")])
+        warm = {k: v for k, v in rows[0].items() if k != "user_id"}
+        post(f"{base}/users/warmup/posts", [dict(warm, post_id="warm")])
         print(f"\n{'clients':>7} {'updates':>8} {'failed':>6} {'lost':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'updates/s':>10}")
         for clients in (1, 4, 16):
             prefix = f"c{clients}-"

@@ -1,6 +1,8 @@
 """Fit and evaluate one encoder + classifier on a dataset. Knows neither click nor MLflow.
 
-Text: the whole model (vectoriser, embedding, recurrent layer, head) trains end to end.
+Text: the whole model (vectoriser, embedding, recurrent layer, head) trains end to end; a
+frozen encoder (``frozen()`` True, e.g. a pretrained sentence transformer) computes its
+features once, then only the head trains.
 Images, frozen encoder: features are computed once (and cached on disk), then only the
 head trains; ``fine_tune: N`` then unfreezes the top N blocks at a lower learning rate.
 Images, trainable encoder (weights none): the whole network trains on decoded pixels.
