@@ -12,9 +12,11 @@ so a saved model needs only decoded, resized photos (see ``interestkit.images``)
 
 With weights, the backbone is frozen (its features are cached and only the head trains)
 until ``fine_tune: N`` unfreezes its top N blocks. Without weights, the whole network
-trains. Augmentation (``augment: true``) adds random flip, crop-and-zoom and contrast /
-brightness layers, active in training only; it needs a backbone that trains (weights
-none or fine-tuning), since cached features are computed once per photo.
+trains, its batch normalisation with momentum ``bn_momentum`` (default 0.9, so that the
+moving statistics used at inference keep up in short runs). Augmentation
+(``augment: true``) adds random flip, crop-and-zoom and contrast / brightness layers,
+active in training only; it needs a backbone that trains (weights none or fine-tuning),
+since cached features are computed once per photo.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ class ImageEncoder(Encoder):
 
     modality = "image"
     default_size = 224
-    defaults = dict(AUGMENT_DEFAULTS, image_size=224, weights="none")
+    # bn_momentum: moving-average momentum of batch normalisation when the network trains
+    # from scratch (weights none); 0 keeps the architecture's own (MobileNetV2 0.999)
+    defaults = dict(AUGMENT_DEFAULTS, image_size=224, weights="none", bn_momentum=0.9)
 
     def image_size(self):
         return int(self.options["image_size"])
@@ -82,6 +86,12 @@ class ImageEncoder(Encoder):
         x = self.augmentation(keras)(inputs) if self.options["augment"] else inputs
         backbone = self.backbone(keras, size)
         backbone.trainable = not self.frozen()
+        momentum = self.options["bn_momentum"]
+        if not 0 <= momentum < 1:
+            raise ConfigError(f"{self.name}: bn_momentum must be at least 0 and below 1 "
+                              f"(0 keeps the architecture's), got {momentum!r}")
+        if self.weights() == "none" and momentum > 0:
+            set_bn_momentum(backbone, momentum)
         features = backbone(x, training=False) if self.frozen() else backbone(x)
         return keras.Model(inputs, features, name=f"{self.name}_encoder")
 
@@ -101,6 +111,20 @@ class ImageEncoder(Encoder):
         first = next((i for i, k in enumerate(keys) if k in chosen), len(keys))
         for i, layer in enumerate(net.layers):
             layer.trainable = i >= first and not isinstance(layer, keras.layers.BatchNormalization)
+
+
+def set_bn_momentum(model, momentum):
+    """Set the moving-average momentum of every batch normalisation layer of the CNN.
+
+    With a momentum of 0.999 (MobileNetV2) the moving statistics need thousands of steps
+    to leave their initial values, so a network trained from scratch for a few epochs
+    predicts at chance in inference mode however well it fits in training mode.
+    """
+    import keras
+
+    for layer in innermost_model(model).layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = momentum
 
 
 def innermost_model(model):
