@@ -20,6 +20,14 @@ def echo_err(message):
     click.echo(message, err=True)
 
 
+def progress_to_stderr():
+    """Keras prints its per-epoch lines to stdout; send them to stderr with the other
+    progress, so that stdout holds only a command's result (a table, a summary)."""
+    import contextlib
+
+    return contextlib.redirect_stdout(sys.stderr)
+
+
 class InterestkitGroup(click.Group):
     """Turns library errors into one-line messages, never tracebacks."""
 
@@ -132,7 +140,8 @@ def train(plugin, data, config_path, epochs, batch_size, val_split, seed, max_ro
     if no_register:
         tracking["register"] = False
     overrides = {"training": training, "encoder": encoder, "tracking": tracking}
-    summary = run_training(data, plugin, config_path, overrides, log=echo_err)
+    with progress_to_stderr():
+        summary = run_training(data, plugin, config_path, overrides, log=echo_err)
     for note in summary["notes"]:
         echo_err(f"note: {note}")
     click.echo(format_summary(summary))

@@ -82,7 +82,7 @@ def ui(port, host):
 def compare(plugin_names, data, config_path, epochs, image_size, weights, max_rows, seed, experiment, out_dir,
             promote, force):
     """Train several plugins on the same split and seed; table, figures, MLflow parent run."""
-    from .cli import _given
+    from .cli import _given, progress_to_stderr
     from .compare import COLUMNS, run_comparison
 
     training = _given(epochs=epochs, max_rows=max_rows, seed=seed)
@@ -90,9 +90,10 @@ def compare(plugin_names, data, config_path, epochs, image_size, weights, max_ro
         training["verbose"] = 2
     overrides = {"training": training, "encoder": _given(image_size=image_size, weights=weights),
                  "tracking": _given(experiment=experiment)}
-    result = run_comparison(plugin_names, data, config_path, overrides, promote=promote, force=force,
-                            out_dir=out_dir, log=echo_err)
-    print_table(COLUMNS, [[_cell(row[c]) for c in COLUMNS] for row in result["rows"]])
+    with progress_to_stderr():
+        result = run_comparison(plugin_names, data, config_path, overrides, promote=promote, force=force,
+                                out_dir=out_dir, log=echo_err)
+    print_table(COLUMNS, [[_cell(c, row[c]) for c in COLUMNS] for row in result["rows"]])
     for row in result["rows"]:
         if row["error"]:
             echo_err(f"{row['plugin']}: {row['error']}")
@@ -105,11 +106,17 @@ def compare(plugin_names, data, config_path, epochs, image_size, weights, max_ro
         click.echo(f"{p['name']}: champion version {p['previous']} -> version {p['new']}")
 
 
-def _cell(value):
+# decimals per column of the comparison table; other values print as they are
+_DECIMALS = {"val_top1": 4, "val_top5": 4, "val_loss": 4, "train_seconds": 1, "infer_ms_per_item": 2}
+
+
+def _cell(column, value):
     if value is None:
         return "-"
-    if isinstance(value, float):
-        return f"{value:.4f}" if value < 100 else f"{value:.0f}"
+    if column in _DECIMALS:
+        return f"{float(value):.{_DECIMALS[column]}f}"
+    if column in ("parameters", "epochs", "version"):
+        return str(int(value))
     return str(value)
 
 

@@ -41,6 +41,8 @@ def test_compare_end_to_end_with_failure_promotion_and_resume(tmp_path, captions
             "--out", str(out)]
     result = compare(*args, "--promote")
     assert result.exit_code == 0, result.output
+    # stdout holds the table; Keras' per-epoch lines go to stderr with the other progress
+    assert "val_top1" in result.stdout and "Epoch 1/" in result.stderr and "Epoch" not in result.stdout
     rows = {r["plugin"]: r for r in json.loads((out / "comparison.json").read_text())}
     first = rows
     assert rows["exploding"]["status"] == "failed" and "out of memory" in rows["exploding"]["error"]

@@ -72,6 +72,32 @@ def test_paper_config_holds_all_nine_models():
     assert config.resolve(paper, "efficientnet_b7")["encoder"]["image_size"] == 600
 
 
+def test_paper_config_rnns_start_from_random_embeddings():
+    """The paper trains its embeddings from scratch; GloVe is this project's default, not the paper's."""
+    from interestkit import plugins
+
+    paper = config.load_yaml(ROOT / "configs" / "paper.yaml")
+    for name in ("rnn", "lstm", "gru", "bilstm"):
+        encoder = plugins.get("encoder", name).cls(**config.resolve(paper, name)["encoder"])
+        assert encoder.options["embedding_init"] == "random" and encoder.options["spatial_dropout"] == 0
+
+
+def test_cpu_image_study_config():
+    """Five CNNs from scratch at a CPU-sized input; Lite0 keeps its packaged weights at 224 px."""
+    from interestkit import plugins
+
+    study = config.load_yaml(ROOT / "configs" / "cpu-image-study.yaml")
+    for name in ("efficientnet_b7", "resnet_v2", "inception_v3", "mobilenet_v2", "inception_resnet_v2"):
+        resolved = config.resolve(study, name)
+        encoder = plugins.get("encoder", name).cls(**resolved["encoder"])
+        assert encoder.weights() == "none" and encoder.image_size() == 96
+        assert resolved["training"]["epochs"] <= 10
+    lite0 = config.resolve(study, "efficientnet_lite0")
+    encoder = plugins.get("encoder", "efficientnet_lite0").cls(**lite0["encoder"])
+    assert encoder.weights() == "pretrained" and encoder.image_size() == 224
+    assert config.resolve(study, "inception_resnet_v2")["classifier"]["options"]["dropout"] == 0.8
+
+
 def test_glove_config_is_valid_for_every_rnn():
     from interestkit import plugins
 
@@ -80,3 +106,6 @@ def test_glove_config_is_valid_for_every_rnn():
         resolved = config.resolve(cfg, name)
         encoder = plugins.get("encoder", name).cls(**resolved["encoder"])
         assert encoder.options["embedding_init"] == "glove" and encoder.options["spatial_dropout"] == 0.3
+        assert resolved["training"]["class_weight"] is False and resolved["training"]["learning_rate"] == 0.003
+    minilm = config.resolve(cfg, "minilm")
+    assert minilm["classifier"]["name"] == "mlp" and minilm["training"]["epochs"] == 30
