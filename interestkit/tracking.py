@@ -17,6 +17,7 @@ import warnings
 
 import mlflow
 import numpy as np
+import pandas as pd
 from mlflow import MlflowClient
 
 from . import __version__
@@ -28,9 +29,18 @@ CHAMPION = "champion"
 
 logging.getLogger("mlflow").setLevel(logging.WARNING)
 logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+class _DropKnownNotices(logging.Filter):
+    """MLflow's notice about pickled python_model objects: ours are this package's own classes."""
+
+    def filter(self, record):
+        return "Passing a Python object as `python_model`" not in record.getMessage()
+
+
+logging.getLogger("mlflow.pyfunc").addFilter(_DropKnownNotices())
 warnings.filterwarnings("ignore", message=".*python_model.*CloudPickle.*")
 warnings.filterwarnings("ignore", message=".*input example was not provided.*")
-warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method.*")
 
 
 def store_dir() -> Path:
@@ -97,9 +107,9 @@ class InterestPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
         self.model = InterestModel.load(context.artifacts["model"])
 
-    def predict(self, context, model_input, params=None):
-        import pandas as pd
-
+    # the pd.DataFrame hint tells MLflow the input is a DataFrame (it then neither warns
+    # about missing hints nor wraps predict in its own type validation)
+    def predict(self, context, model_input: pd.DataFrame, params=None):
         model = self.model
         column = "text" if model.modality == "text" else "image"
         if column not in model_input.columns:
@@ -219,7 +229,6 @@ def log_figure(fig, name):
 
 
 def _signature(model: InterestModel):
-    import pandas as pd
     from mlflow.models import infer_signature
 
     column = "text" if model.modality == "text" else "image"
@@ -451,9 +460,7 @@ class HybridPyfunc(mlflow.pyfunc.PythonModel):
 
         self.ranker = HybridRanker.load(context.artifacts["hybrid"])
 
-    def predict(self, context, model_input, params=None):
-        import pandas as pd
-
+    def predict(self, context, model_input: pd.DataFrame, params=None):
         from .hybrid import posts_from_records
 
         frame = model_input.astype(object).where(model_input.notna(), None)
