@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 
 import click
 
@@ -28,18 +30,31 @@ def progress_to_stderr():
     return contextlib.redirect_stdout(sys.stderr)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a scheduler's timeout) handled like Ctrl-C: runs are closed cleanly."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 class InterestkitGroup(click.Group):
-    """Turns library errors into one-line messages, never tracebacks."""
+    """Turns library errors into one-line messages, never tracebacks; SIGTERM into Ctrl-C."""
 
     def invoke(self, ctx):
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
         try:
             return super().invoke(ctx)
         except InterestkitError as error:
             echo_err(f"Error: {error}")
             ctx.exit(error.exit_code)
-        except KeyboardInterrupt:
-            echo_err("Interrupted: nothing was registered.")
-            ctx.exit(130)
+        except KeyboardInterrupt as interrupt:
+            echo_err("Interrupted: any unfinished run was marked failed and registered nothing.")
+            ctx.exit(143 if isinstance(interrupt, Terminated) else 130)
+        finally:
+            if in_main:
+                signal.signal(signal.SIGTERM, previous)
 
 
 STRICT_ENV = "INTERESTKIT_STRICT_PLUGINS"
@@ -219,5 +234,7 @@ def main(argv=None):
         os.environ[STRICT_ENV] = "1"  # before plugins load for their commands
     _register_plugin_commands()
     return cli.main(args=argv, prog_name="interestkit")
+
+
 from . import cli_models  # noqa: E402,F401  (registers 'models' and 'ui')
 from . import cli_ranking  # noqa: E402,F401  (registers rank, evaluate, fusion and demo)

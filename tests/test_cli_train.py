@@ -81,7 +81,37 @@ def test_failed_run_is_marked_failed_and_registers_nothing(captions, monkeypatch
 
     monkeypatch.setattr(train_mod, "train", explode)
     result = CliRunner().invoke(cli, ["train", "--plugin", "gru", "--data", str(captions)])
-    assert result.exit_code == 130 and "nothing was registered" in result.output
+    assert result.exit_code == 130 and "registered nothing" in result.output
+    c = client()
+    (r,) = c.search_runs([c.get_experiment_by_name("interestkit").experiment_id])
+    assert r.info.status in ("FAILED", "KILLED")
+    assert c.search_registered_models() == []
+
+
+def test_sigterm_mid_training_marks_the_run_failed_and_registers_nothing(captions, isolated_store, tmp_path):
+    """``kill`` (a scheduler's timeout) is handled like Ctrl-C: no run left RUNNING, no version."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cfg = tmp_path / "slow.yaml"
+    cfg.write_text("encoder: {units: 4, vocab_size: 300, sequence_length: 8}\n"
+                   "training: {epochs: 1000, batch_size: 4, early_stopping: false, verbose: 2}\n")
+    log = tmp_path / "stderr.txt"
+    with open(log, "wb") as stderr:
+        proc = subprocess.Popen([sys.executable, "-m", "interestkit", "train", "--plugin", "rnn", "--data",
+                                 str(captions), "--config", str(cfg)], stdout=subprocess.DEVNULL, stderr=stderr,
+                                env=dict(os.environ))
+        deadline = time.time() + 120
+        while "Epoch 2/" not in log.read_text(errors="replace") and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        assert proc.poll() is None, log.read_text()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 143
+    text = log.read_text()
+    assert "Interrupted" in text and "Traceback" not in text
     c = client()
     (r,) = c.search_runs([c.get_experiment_by_name("interestkit").experiment_id])
     assert r.info.status in ("FAILED", "KILLED")
