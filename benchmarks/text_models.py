@@ -41,6 +41,8 @@ import sys
 import time
 from pathlib import Path
 
+import bench_table  # benchmarks/bench_table.py (the scripts run from this folder)
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
@@ -210,21 +212,6 @@ COLUMNS = [  # header, key, format
 ]
 
 
-def print_table(rows):
-    """A Markdown table: text left-aligned, numbers right-aligned, '—' where not applicable."""
-    cells = [[("—" if r[key] is None else fmt.format(r[key])) for _, key, fmt in COLUMNS] for r in rows]
-    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, (h, _, _) in enumerate(COLUMNS)]
-
-    def line(values):
-        return "| " + " | ".join(v.ljust(w) if i == 0 else v.rjust(w)
-                                 for i, (v, w) in enumerate(zip(values, widths))) + " |"
-
-    print(line([h for h, _, _ in COLUMNS]))
-    print("|" + "|".join(("-" * (w + 1) + ":") if i else ("-" * (w + 2)) for i, w in enumerate(widths)) + "|")
-    for values in cells:
-        print(line(values))
-
-
 def main(argv=None):
     args = parse_args(argv)
     plugin_names = [p.strip() for p in args.plugins.split(",") if p.strip()]
@@ -250,7 +237,7 @@ def main(argv=None):
         rows.append(in_child(run_rnn, plugin, args.data, args.max_rows, args.epochs, args.config, args.settings))
         print(f"done: {plugin} ({rows[-1]['train_s']:.0f} s)", flush=True)
     print()
-    print_table(rows)
+    bench_table.print_table(COLUMNS, rows)
     return 0
 
 
