@@ -1,0 +1,106 @@
+"""Ranking throughput: users per second through interestkit, cold and warm, against bare models.
+
+    INTERESTKIT_REGISTRY=STORE .venv/bin/python benchmarks/ranking.py [--posts FILE] [--repeats N]
+
+Uses the champions of the store (``models:/interestkit-text@champion`` and
+``models:/interestkit-image@champion``, or ``--text-model`` / ``--image-model``) on the
+users of ``<data>/users/posts.jsonl`` (each user's 20 latest posts) and prints:
+
+- *bare*: the same models on the same inputs with nothing around them: the captions'
+  sentences through one Keras ``predict``, the photos decoded once (not timed) and
+  passed through the full image network;
+- *cold*: ``score_posts`` + ``rank_users`` (fused, score_sum) with an empty feature cache:
+  decoding, hashing, encoder, head, writing the cache, fusion and ranking;
+- *no cache*: the same with the cache disabled;
+- *warm*: the same again with the cache the cold pass filled.
+
+Each figure is the best of ``--repeats`` runs after one warm-up call (graph tracing is
+not ranking). Asserts nothing; the results are in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def best_of(repeats, work, prepare=None):
+    times = []
+    for _ in range(repeats):
+        state = prepare() if prepare else None
+        started = time.perf_counter()
+        work(state)
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--posts", type=Path, default=ROOT.parent / "shared" / "data" / "users" / "posts.jsonl")
+    parser.add_argument("--text-model", default="models:/interestkit-text@champion")
+    parser.add_argument("--image-model", default="models:/interestkit-image@champion")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    if not args.posts.is_file():
+        sys.exit(f"{args.posts}: posts file not found; nothing to measure")
+
+    from interestkit import text as text_utils
+    from interestkit.cache import FeatureCache
+    from interestkit.images import load_images
+    from interestkit.pipeline import load_models
+    from interestkit.posts import last_n, load_posts
+    from interestkit.ranking import make_fusion, rank_users, score_posts
+
+    models, _ = load_models(args.text_model, args.image_model, log=lambda m: print(m, file=sys.stderr))
+    text_model, image_model = models["text"], models["image"]
+    posts, _ = last_n(load_posts(args.posts), 20)
+    users = len({p.user_id for p in posts})
+    captions = [p.text for p in posts if p.text is not None]
+    photos = [p.image for p in posts if p.image is not None]
+    print(f"{args.posts}: {users} users, {len(posts)} posts ({len(captions)} captions, {len(photos)} photos)")
+    print(f"text model: {text_model.meta.get('plugin')}, image model: {image_model.meta.get('plugin')} "
+          f"at {image_model.image_size} px ({'frozen' if image_model.frozen else 'trained'} encoder)")
+    fusion, _ = make_fusion("score_sum")
+
+    # bare: the models' own work, with no decoding, hashing, caching, fusion or ranking
+    import tensorflow as tf
+
+    sentences, _, _ = text_utils.explode(captions)
+    order = sorted(sentences, key=len)
+    text_full = text_model.full_model()
+    pixels, _, _ = load_images(photos, int(image_model.image_size))
+    image_full = image_model.full_model()
+
+    def bare(_):
+        text_full.predict(tf.constant(order)[:, None], batch_size=256, verbose=0)
+        image_full.predict(pixels, batch_size=64, verbose=0)
+
+    def ranked(cache):
+        scored = score_posts(posts, models, cache=cache)
+        rank_users(posts, scored, "fused", fusion, 5)
+
+    bare(None)  # warm-up: traces both prediction functions
+    ranked(FeatureCache(enabled=False))
+    rows = [("bare models (decoded photos)", best_of(args.repeats, bare))]
+    with tempfile.TemporaryDirectory(prefix="ik-rank-cache-") as folder:
+        counter = iter(range(args.repeats))
+        rows.append(("rank, cold cache", best_of(
+            args.repeats, ranked, lambda: FeatureCache(Path(folder) / f"cold{next(counter)}"))))
+        rows.append(("rank, no cache", best_of(args.repeats, ranked, lambda: FeatureCache(enabled=False))))
+        rows.append(("rank, warm cache", best_of(args.repeats, ranked, lambda: FeatureCache(Path(folder) / "cold0"))))
+    bare_seconds = rows[0][1]
+    print(f"\n{'path':<30} {'seconds':>8} {'users/s':>8} {'posts/s':>8} {'x bare':>7}")
+    for name, seconds in rows:
+        print(f"{name:<30} {seconds:8.2f} {users / seconds:8.1f} {len(posts) / seconds:8.1f} "
+              f"{seconds / bare_seconds:7.2f}")
+    decode = best_of(args.repeats, lambda _: load_images(photos, int(image_model.image_size)))
+    print(f"\ndecoding the {len(photos)} photos alone: {decode:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
