@@ -38,10 +38,9 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import bench_table  # benchmarks/bench_table.py (the scripts run from this folder)
+from bench_common import best_of, print_table, timed  # benchmarks/bench_common.py (scripts run from here)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -73,16 +72,6 @@ def quiet_tensorflow():
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")
-
-
-def timed(function, *args, **kwargs):
-    started = time.perf_counter()
-    value = function(*args, **kwargs)
-    return value, time.perf_counter() - started
-
-
-def best_of(repeats, function, *args, **kwargs):
-    return min(timed(function, *args, **kwargs)[1] for _ in range(repeats))
 
 
 # --- training through interestkit ------------------------------------------------------
@@ -276,7 +265,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="interestkit-bench-") as workdir:
         rows, measured = run_models(args, dataset, training, train_idx, val_idx, workdir)
     print()
-    bench_table.print_table(COLUMNS, rows)
+    print_table(COLUMNS, rows)
     if measured:
         print_overhead(measured)
         print_warm_ratio(rows)

@@ -23,20 +23,11 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from bench_common import best_of  # benchmarks/bench_common.py (scripts run from here)
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def best_of(repeats, work, prepare=None):
-    times = []
-    for _ in range(repeats):
-        state = prepare() if prepare else None
-        started = time.perf_counter()
-        work(state)
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def main():
@@ -76,7 +67,7 @@ def main():
     pixels, _, _ = load_images(photos, int(image_model.image_size))
     image_full = image_model.full_model()
 
-    def bare(_):
+    def bare():
         text_full.predict(tf.constant(order)[:, None], batch_size=256, verbose=0)
         image_full.predict(pixels, batch_size=64, verbose=0)
 
@@ -84,21 +75,21 @@ def main():
         scored = score_posts(posts, models, cache=cache)
         rank_users(posts, scored, "fused", fusion, 5)
 
-    bare(None)  # warm-up: traces both prediction functions
+    bare()  # warm-up: traces both prediction functions
     ranked(FeatureCache(enabled=False))
     rows = [("bare models (decoded photos)", best_of(args.repeats, bare))]
     with tempfile.TemporaryDirectory(prefix="ik-rank-cache-") as folder:
-        counter = iter(range(args.repeats))
-        rows.append(("rank, cold cache", best_of(
-            args.repeats, ranked, lambda: FeatureCache(Path(folder) / f"cold{next(counter)}"))))
-        rows.append(("rank, no cache", best_of(args.repeats, ranked, lambda: FeatureCache(enabled=False))))
-        rows.append(("rank, warm cache", best_of(args.repeats, ranked, lambda: FeatureCache(Path(folder) / "cold0"))))
+        # a new, empty cache folder for each cold repeat; the warm pass reuses the first
+        cold = iter(Path(folder) / f"cold{i}" for i in range(args.repeats))
+        rows.append(("rank, cold cache", best_of(args.repeats, lambda: ranked(FeatureCache(next(cold))))))
+        rows.append(("rank, no cache", best_of(args.repeats, ranked, FeatureCache(enabled=False))))
+        rows.append(("rank, warm cache", best_of(args.repeats, ranked, FeatureCache(Path(folder) / "cold0"))))
     bare_seconds = rows[0][1]
     print(f"\n{'path':<30} {'seconds':>8} {'users/s':>8} {'posts/s':>8} {'x bare':>7}")
     for name, seconds in rows:
         print(f"{name:<30} {seconds:8.2f} {users / seconds:8.1f} {len(posts) / seconds:8.1f} "
               f"{seconds / bare_seconds:7.2f}")
-    decode = best_of(args.repeats, lambda _: load_images(photos, int(image_model.image_size)))
+    decode = best_of(args.repeats, load_images, photos, int(image_model.image_size))
     print(f"\ndecoding the {len(photos)} photos alone: {decode:.2f} s")
 
 

@@ -38,10 +38,9 @@ import multiprocessing
 import os
 import resource
 import sys
-import time
 from pathlib import Path
 
-import bench_table  # benchmarks/bench_table.py (the scripts run from this folder)
+from bench_common import print_table, timed  # benchmarks/bench_common.py (scripts run from here)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -105,12 +104,6 @@ def top_k(probs, y, k):
 
     order = np.argsort(-np.nan_to_num(probs, nan=-1.0), axis=1)[:, :k]
     return float((order == np.asarray(y)[:, None]).any(axis=1).mean())
-
-
-def timed(function, *args):
-    started = time.perf_counter()
-    value = function(*args)
-    return value, time.perf_counter() - started
 
 
 # --- one model per child process --------------------------------------------------------
@@ -237,7 +230,7 @@ def main(argv=None):
         rows.append(in_child(run_rnn, plugin, args.data, args.max_rows, args.epochs, args.config, args.settings))
         print(f"done: {plugin} ({rows[-1]['train_s']:.0f} s)", flush=True)
     print()
-    bench_table.print_table(COLUMNS, rows)
+    print_table(COLUMNS, rows)
     return 0
 
 

@@ -1,6 +1,20 @@
-"""Shared by the benchmark scripts: their results as a Markdown table."""
+"""Shared by the benchmark scripts: timing, and their results as a Markdown table."""
 
 from __future__ import annotations
+
+import time
+
+
+def timed(function, *args, **kwargs):
+    """(what ``function`` returned, its wall-clock seconds)."""
+    started = time.perf_counter()
+    value = function(*args, **kwargs)
+    return value, time.perf_counter() - started
+
+
+def best_of(repeats, function, *args, **kwargs):
+    """The shortest of ``repeats`` timed calls, in seconds."""
+    return min(timed(function, *args, **kwargs)[1] for _ in range(repeats))
 
 
 def print_table(columns, rows):
