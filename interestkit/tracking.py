@@ -39,7 +39,6 @@ class _DropKnownNotices(logging.Filter):
 
 
 logging.getLogger("mlflow.pyfunc").addFilter(_DropKnownNotices())
-warnings.filterwarnings("ignore", message=".*python_model.*CloudPickle.*")
 warnings.filterwarnings("ignore", message=".*input example was not provided.*")
 
 
