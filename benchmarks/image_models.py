@@ -18,8 +18,8 @@ Columns:
   img/s          encoder throughput: bare ``model.predict`` over decoded pixels, batch 64
 
 Then the feature-extraction overhead of interestkit for Lite0: the same decoded batch
-through the compute step of ``InterestModel.features_for`` (``image_features`` on
-64-image chunks) against one bare ``predict``; and ``features_for`` from files (decoding
+through the compute step of ``InterestModel.image_features`` (the encoder on
+64-image chunks) against one bare ``predict``; and ``image_features`` from files (decoding
 included, cache off and cold) against bare decoding plus ``predict``. Each timing is the
 best of ``--repeats`` runs. Caches live in a temporary folder removed at the end.
 
@@ -48,7 +48,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "images" / "train"
 SEED = 42
-CHUNK = 64  # features_for's default batch
+CHUNK = 64  # interestkit.modeling.features.image_features's default batch
 MODELS = ("lite0", "finetune", "mobilenet_v2", "resnet_v2")
 
 
@@ -79,7 +79,8 @@ def quiet_tensorflow():
 
 def build(plugin, encoder_options, training):
     """(encoder, classifier, training options) as ``interestkit train`` would resolve them."""
-    from interestkit import config, plugins
+    from interestkit import hooks as plugins
+    from interestkit.modeling import config
 
     resolved = config.resolve({}, plugin, {"encoder": encoder_options, "training": training})
     encoder = plugins.get("encoder", plugin, modality="image").cls(**resolved["encoder"])
@@ -88,7 +89,7 @@ def build(plugin, encoder_options, training):
 
 
 def fit(plugin, dataset, encoder_options, training, cache=None):
-    from interestkit.train import train
+    from interestkit.modeling.train import train
 
     encoder, head, options = build(plugin, encoder_options, training)
     return train(encoder, head, dataset, options, cache=cache, log=lambda message: None)
@@ -96,7 +97,7 @@ def fit(plugin, dataset, encoder_options, training, cache=None):
 
 def encoder_throughput(model, sample, size, repeats):
     """Images per second of a bare ``predict`` of the encoder over the decoded ``sample``."""
-    from interestkit.images import load_images
+    from interestkit.data.images import load_images
 
     pixels, _, _ = load_images(sample, size)
     encoder = model.encoder_model
@@ -113,7 +114,7 @@ def row(name, size, result, throughput=None, warm_s=None):
 
 def lite0_frozen(dataset, training, sample, repeats, workdir):
     """The frozen row (cold cache, then warm) and the trained model."""
-    from interestkit.cache import FeatureCache
+    from interestkit.modeling.cache import FeatureCache
 
     cache_dir = Path(workdir) / "features"
     cold = fit("efficientnet_lite0", dataset, {}, training, FeatureCache(cache_dir))
@@ -140,10 +141,10 @@ def logreg_reference(model, dataset, training, cache_dir):
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    from interestkit.cache import FeatureCache
-    from interestkit.data import stratified_split
+    from interestkit.modeling.cache import FeatureCache
+    from interestkit.data.splits import stratified_split
 
-    features, kept, _ = model.features_for(dataset.inputs, FeatureCache(cache_dir))
+    features, kept, _ = model.image_features(dataset.inputs, FeatureCache(cache_dir))
     labels = sorted(set(dataset.labels))
     y = np.array([labels.index(dataset.labels[i]) for i in kept])
     position = {index: row for row, index in enumerate(kept)}
@@ -163,16 +164,17 @@ def logreg_reference(model, dataset, training, cache_dir):
 
 
 def chunked_features(model, pixels):
-    """What ``features_for`` does once a chunk is decoded: ``image_features`` per 64 photos."""
+    """What ``image_features`` does once a chunk is decoded: the encoder per 64 photos."""
     import numpy as np
 
-    return np.concatenate([model.image_features(pixels[i:i + CHUNK]) for i in range(0, len(pixels), CHUNK)])
+    return np.concatenate([model._predict(model.encoder_model, pixels[i:i + CHUNK])
+                           for i in range(0, len(pixels), CHUNK)])
 
 
 def overhead(model, paths, repeats, workdir):
     """Seconds of each way to get Lite0 features for ``paths``; ratios against bare Keras."""
-    from interestkit.cache import FeatureCache
-    from interestkit.images import load_images
+    from interestkit.modeling.cache import FeatureCache
+    from interestkit.data.images import load_images
 
     pixels, _, _ = load_images(paths, 224)
     encoder = model.encoder_model
@@ -181,8 +183,8 @@ def overhead(model, paths, repeats, workdir):
     bare = best_of(repeats, encoder.predict, pixels, batch_size=CHUNK, verbose=0)
     compute = best_of(repeats, chunked_features, model, pixels)
     decode = best_of(repeats, load_images, paths, 224)
-    from_files = best_of(repeats, model.features_for, paths, None)
-    cold = min(timed(model.features_for, paths, FeatureCache(Path(workdir) / f"overhead-{i}"))[1]
+    from_files = best_of(repeats, model.image_features, paths, None)
+    cold = min(timed(model.image_features, paths, FeatureCache(Path(workdir) / f"overhead-{i}"))[1]
                for i in range(repeats))
     return {"images": len(paths), "bare": bare, "compute": compute, "decode": decode,
             "from_files": from_files, "cold_cache": cold}
@@ -206,8 +208,8 @@ def print_overhead(o):
         ("bare model.predict on decoded pixels", bare, ""),
         ("interestkit image_features, 64-photo chunks", o["compute"], f"overhead ratio {o['compute'] / bare:.3f}"),
         (f"bare load_images + predict (decoding {o['decode']:.2f} s)", both, ""),
-        ("features_for from files, no cache", o["from_files"], f"ratio {o['from_files'] / both:.3f}"),
-        ("features_for from files, empty cache", o["cold_cache"], f"ratio {o['cold_cache'] / both:.3f}"),
+        ("image_features from files, no cache", o["from_files"], f"ratio {o['from_files'] / both:.3f}"),
+        ("image_features from files, empty cache", o["cold_cache"], f"ratio {o['cold_cache'] / both:.3f}"),
     ]
     for label, seconds, note in lines:
         print(f"  {label:<46} {seconds:6.2f} s {n / seconds:6.1f} img/s  {note}".rstrip())
@@ -253,7 +255,8 @@ def main(argv=None):
         print(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
         return 2
     quiet_tensorflow()
-    from interestkit.data import load_image_dataset, stratified_sample, stratified_split
+    from interestkit.data.datasets import load_image_dataset
+    from interestkit.data.splits import stratified_sample, stratified_split
 
     dataset = load_image_dataset(args.data)
     if args.max_rows:

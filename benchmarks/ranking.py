@@ -9,8 +9,8 @@ users of ``<data>/users/posts.jsonl`` (each user's 20 latest posts) and prints:
 - *bare*: the same models on the same inputs with nothing around them: the captions'
   sentences through one Keras ``predict``, the photos decoded once (not timed) and
   passed through the full image network;
-- *cold*: ``score_posts`` + ``rank_users`` (fused, score_sum) with an empty feature cache:
-  decoding, hashing, encoder, head, writing the cache, fusion and ranking;
+- *cold*: ``RankingPipeline.rank`` (fused, score_sum) with an empty feature cache:
+  windows, decoding, hashing, encoder, head, writing the cache, fusion and ranking;
 - *no cache*: the same with the cache disabled;
 - *warm*: the same again with the cache the cold pass filled.
 
@@ -40,14 +40,15 @@ def main():
     if not args.posts.is_file():
         sys.exit(f"{args.posts}: posts file not found; nothing to measure")
 
-    from interestkit import text as text_utils
-    from interestkit.cache import FeatureCache
-    from interestkit.images import load_images
-    from interestkit.pipeline import load_models
-    from interestkit.posts import last_n, load_posts
-    from interestkit.ranking import make_fusion, rank_users, score_posts
+    from interestkit.app.ranking import load_models
+    from interestkit.data import text as text_utils
+    from interestkit.data.images import load_images
+    from interestkit.data.posts import last_n, load_posts
+    from interestkit.modeling.cache import FeatureCache
+    from interestkit.ranking.pipeline import RankingPipeline
 
-    models, _ = load_models(args.text_model, args.image_model, log=lambda m: print(m, file=sys.stderr))
+    models, _ = load_models({"text": args.text_model, "image": args.image_model}, ["text", "image"],
+                            log=lambda m: print(m, file=sys.stderr))
     text_model, image_model = models["text"], models["image"]
     posts, _ = last_n(load_posts(args.posts), 20)
     users = len({p.user_id for p in posts})
@@ -56,7 +57,6 @@ def main():
     print(f"{args.posts}: {users} users, {len(posts)} posts ({len(captions)} captions, {len(photos)} photos)")
     print(f"text model: {text_model.meta.get('plugin')}, image model: {image_model.meta.get('plugin')} "
           f"at {image_model.image_size} px ({'frozen' if image_model.frozen else 'trained'} encoder)")
-    fusion, _ = make_fusion("score_sum")
 
     # bare: the models' own work, with no decoding, hashing, caching, fusion or ranking
     import tensorflow as tf
@@ -72,8 +72,7 @@ def main():
         image_full.predict(pixels, batch_size=64, verbose=0)
 
     def ranked(cache):
-        scored = score_posts(posts, models, cache=cache)
-        rank_users(posts, scored, "fused", fusion, 5)
+        RankingPipeline(models, cache=cache).rank(posts)
 
     bare()  # warm-up: traces both prediction functions
     ranked(FeatureCache(enabled=False))

@@ -103,7 +103,7 @@ def check_windows(base, sent, prefix):
     for user, count in sent.items():
         with urllib.request.urlopen(f"{base}/users/{prefix}{user}/interests", timeout=60) as response:
             body = json.loads(response.read())
-        lost += body["posts_in_window"] != min(20, count)
+        lost += body["posts_used"] != min(20, count)
     return lost
 
 
@@ -111,14 +111,14 @@ def bare_times(rows, env):
     """Seconds of the hybrid's own models on each single post, in-process (no HTTP, no DB)."""
     os.environ.update(env)
     from interestkit import tracking
-    from interestkit.hybrid import posts_from_records
+    from interestkit.data.paths import MediaPolicy
 
-    ranker, _ = tracking.load_hybrid()
+    pipeline, _ = tracking.load_hybrid(media=MediaPolicy(allow_outside=True))
     times = []
     for row in rows:
-        posts = posts_from_records([row], allow_paths_anywhere=True)
+        posts = pipeline.parse_records([row])
         started = time.perf_counter()
-        ranker.score(posts)
+        pipeline.score(posts)
         times.append(time.perf_counter() - started)
     return times[3:]  # the first calls trace graphs
 

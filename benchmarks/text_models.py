@@ -85,7 +85,8 @@ def parse_settings(settings):
 
 def load_split(data, max_rows):
     """(dataset, train indices, validation indices), exactly as ``train`` splits it."""
-    from interestkit.data import load_text_dataset, stratified_sample, stratified_split
+    from interestkit.data.datasets import load_text_dataset
+    from interestkit.data.splits import stratified_sample, stratified_split
 
     dataset = load_text_dataset(data)
     if max_rows:
@@ -111,7 +112,7 @@ def top_k(probs, y, k):
 
 def resolve_options(plugin, epochs, config_path, settings):
     """Options as ``interestkit train`` resolves them, with this benchmark's split fixed."""
-    from interestkit import config
+    from interestkit.modeling import config
 
     file_config = config.load_yaml(config_path) if config_path else {}
     overrides = parse_settings(settings)
@@ -122,7 +123,7 @@ def resolve_options(plugin, epochs, config_path, settings):
 
 def build(plugin, epochs, config_path, settings):
     """(encoder, classifier, training options) for ``plugin``; raises ConfigError on a bad option."""
-    from interestkit import plugins
+    from interestkit import hooks as plugins
 
     resolved = resolve_options(plugin, epochs, config_path, settings)
     encoder = plugins.get("encoder", plugin, modality="text").cls(**resolved["encoder"])
@@ -132,7 +133,7 @@ def build(plugin, epochs, config_path, settings):
 
 def run_rnn(plugin, data, max_rows, epochs, config_path, settings):
     """Train one recurrent plugin through interestkit; return its row."""
-    from interestkit.train import train
+    from interestkit.modeling.train import train
 
     encoder, head, options = build(plugin, epochs, config_path, settings)
     dataset, _, val_idx = load_split(data, max_rows)

@@ -4,13 +4,15 @@ A plugin subclasses one of them and registers the class through a hook (see
 ``interestkit.hookspecs``). Registration is cheap: keep framework imports (keras,
 tensorflow) inside methods, so listing plugins never loads a model or a framework.
 
-Options: each class lists the options it accepts, with their defaults, in ``defaults``.
-``__init__`` rejects unknown keys and values of the wrong type, naming the key.
+Options: each class lists the options it accepts, with their defaults, in ``defaults``
+(a plain default gives the type; ``interestkit.Option`` adds bounds or choices).
+``__init__`` rejects unknown keys, values of the wrong type and values out of bounds,
+naming the key, so a mistake fails when a config is resolved, before any training.
 """
 
 from __future__ import annotations
 
-from .errors import ConfigError, suggest
+from .options import validate_options
 
 MODALITIES = ("text", "image")
 
@@ -22,45 +24,18 @@ class Configurable:
     name: str = ""
     #: one line shown by ``interestkit plugins``
     description: str = ""
-    #: accepted option names and their defaults; the default's type is the expected type
+    #: accepted option names and their defaults (or ``Option`` rules)
     defaults: dict = {}
 
     def __init__(self, **options):
         self.options = validate_options(self.defaults, options, where=self.name or type(self).__name__)
+        self.check_options()
+
+    def check_options(self) -> None:
+        """Rules between options; raise ``ConfigError`` naming the option. Default: none."""
 
     def __repr__(self):
         return f"{type(self).__name__}({self.options})"
-
-
-def validate_options(defaults, options, where):
-    """Merge ``options`` over ``defaults``; unknown keys and wrong types raise ConfigError."""
-    merged = dict(defaults)
-    for key, value in (options or {}).items():
-        if key not in defaults:
-            raise ConfigError(
-                f"{where}: unknown option {key!r}{suggest(key, defaults)}; accepted: {', '.join(sorted(defaults))}"
-            )
-        merged[key] = coerce(value, defaults[key], f"{where}.{key}")
-    return merged
-
-
-def coerce(value, default, where):
-    """Check ``value`` against the type of ``default`` (None default accepts anything)."""
-    if default is None or value is None:
-        return value
-    expected = type(default)
-    if expected is bool:
-        if isinstance(value, bool):
-            return value
-    elif expected is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif expected is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif isinstance(value, expected):
-        return value
-    raise ConfigError(f"{where}: expected {expected.__name__}, got {type(value).__name__} {value!r}")
 
 
 class Encoder(Configurable):
@@ -116,15 +91,27 @@ class Fusion(Configurable):
 
     ``fuse(scores)`` takes ``{modality: {interest: score}}`` (a modality the user has no
     posts for is absent; an interest a modality does not know is absent from its dict)
-    and returns ``{interest: fused score}``, higher meaning more interested.
+    and returns ``{interest: fused score}``, higher meaning more interested. The contract:
+    the result covers exactly the union of the present modalities' interests, empty
+    input gives ``{}``, the input is left untouched and the same input gives the same
+    result. ``interestkit.testing.check_fusion`` checks all of it.
+
+    A fusion with parameters to learn sets ``fittable = True`` and implements ``fit``;
+    ``params()`` returns what ``fit`` learnt, in the form ``__init__`` accepts, so that
+    ``cls(**params)`` rebuilds the fitted fusion.
     """
+
+    #: True when ``fit`` learns parameters (``interestkit fusion fit`` accepts it)
+    fittable: bool = False
 
     def fuse(self, scores: dict[str, dict[str, float]]) -> dict[str, float]:
         raise NotImplementedError
 
-    def fit(self, examples) -> None:
-        """Optionally learn parameters from ``[(scores, true_interest), ...]``."""
+    def fit(self, examples) -> dict:
+        """Learn parameters from ``[(scores, true_interest), ...]``; return fit metrics
+        (``{name: number}``, logged with the fit). Default: nothing to learn, ``{}``."""
+        return {}
 
     def params(self) -> dict:
-        """Parameters to save with a fitted fusion (default: the options)."""
+        """Parameters that rebuild this fusion with ``cls(**params)`` (default: the options)."""
         return dict(self.options)

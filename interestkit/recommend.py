@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import DataError, suggest
@@ -32,6 +32,7 @@ class Ad:
     weight: float = 1.0
     starts: dt.date | None = None
     ends: dt.date | None = None
+    where: str = field(default="", compare=False)  # file and line or number, for messages
 
     def active(self, today: dt.date) -> bool:
         return (self.starts is None or self.starts <= today) and (self.ends is None or today <= self.ends)
@@ -69,12 +70,14 @@ def _rows(path: Path):
     raise DataError(f"{path}: unsupported catalogue type {path.suffix!r}; expected .yaml, .yml or .csv")
 
 
-def load_ads(path, known_interests) -> list[Ad]:
-    """Read and validate a catalogue; unknown interests are errors naming the ad."""
+def load_ads(path, known_interests=None) -> list[Ad]:
+    """Read and validate a catalogue; with ``known_interests``, unknown ones are errors
+    naming the ad (``check_interests`` does the same once the models are known)."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, expected an ad catalogue (.yaml, .yml or .csv)")
     if not path.is_file():
         raise DataError(f"{path}: ad catalogue not found")
-    known = set(known_interests)
     ads, seen = [], {}
     for where, row in _rows(path):
         if not isinstance(row, dict):
@@ -94,9 +97,6 @@ def load_ads(path, known_interests) -> list[Ad]:
             interests = [p.strip() for p in interests.replace("|", ";").replace(",", ";").split(";")]
         if not interests or not isinstance(interests, list) or not all(isinstance(i, str) and i for i in interests):
             raise DataError(f"{where}: 'interests' must list one or more interest labels")
-        for interest in interests:
-            if interest not in known:
-                raise DataError(f"{where}: unknown interest {interest!r}{suggest(interest, known)}")
         try:
             weight = float(row.get("weight") if row.get("weight") not in (None, "") else 1.0)
         except (TypeError, ValueError):
@@ -106,8 +106,30 @@ def load_ads(path, known_interests) -> list[Ad]:
         starts, ends = _date(row.get("starts"), f"{where} starts"), _date(row.get("ends"), f"{where} ends")
         if starts and ends and ends < starts:
             raise DataError(f"{where}: 'ends' ({ends}) is before 'starts' ({starts})")
-        ads.append(Ad(ad_id, title, tuple(interests), weight, starts, ends))
+        ads.append(Ad(ad_id, title, tuple(interests), weight, starts, ends, where))
+    if known_interests is not None:
+        check_interests(ads, known_interests)
     return ads
+
+
+def check_interests(ads, known_interests) -> None:
+    """Every interest an ad targets must be known; the error names the ad and suggests."""
+    known = set(known_interests)
+    for ad in ads:
+        for interest in ad.interests:
+            if interest not in known:
+                raise DataError(f"{ad.where or ad.ad_id}: unknown interest {interest!r}{suggest(interest, known)}")
+
+
+def ad_to_dict(ad: Ad) -> dict:
+    """An ad as JSON data (``ad_from_dict`` reads it back)."""
+    return {"ad_id": ad.ad_id, "title": ad.title, "interests": list(ad.interests), "weight": ad.weight,
+            "starts": ad.starts.isoformat() if ad.starts else None, "ends": ad.ends.isoformat() if ad.ends else None}
+
+
+def ad_from_dict(row: dict) -> Ad:
+    return Ad(row["ad_id"], row["title"], tuple(row["interests"]), float(row["weight"]), _date(row["starts"], "ad"),
+              _date(row["ends"], "ad"))
 
 
 def recommend(interests, ads, top_n=10, today=None) -> list[dict]:

@@ -11,8 +11,8 @@ by all three:
 * empty input (or only empty modalities) gives ``{}``;
 * the output's keys are sorted by interest name, so the result is deterministic.
 
-``ranking(fused)`` turns a fused dict into a list of interests, best first, breaking
-ties in fused score by interest name (ascending).
+Ordering a fused dict into a ranking (best first, ties by name) is core's job:
+``interestkit.ranking.order.order``.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from __future__ import annotations
 import itertools
 import math
 
+from interestkit import hookimpl
 from interestkit.errors import ConfigError
-from interestkit.hookspecs import hookimpl
 from interestkit.interfaces import MODALITIES, Fusion
+from interestkit.ranking.order import order
 
 
 @hookimpl
@@ -30,11 +31,6 @@ def register_fusions(register):
     register("score_sum", ScoreSumFusion)
     register("rank_vote", RankVoteFusion)
     register("weighted", WeightedFusion)
-
-
-def ranking(fused: dict[str, float]) -> list[str]:
-    """Interests by descending fused score; equal scores are ordered by interest name."""
-    return sorted(fused, key=lambda interest: (-fused[interest], interest))
 
 
 def _union(scores) -> list[str]:
@@ -86,7 +82,7 @@ class RankVoteFusion(Fusion):
     (the second term is 0 when all ``S`` are equal). Point totals are multiples of 0.5,
     so the term, which lies in [0, 0.001], never reorders different totals: it only
     orders interests with equal points, by higher score sum. Interests equal in both stay
-    equal; ``ranking`` then orders them by name.
+    equal; ``order`` then orders them by name.
     """
 
     description = "Borda count of the per-modality rankings, ties broken by score sum"
@@ -139,15 +135,17 @@ class WeightedFusion(Fusion):
     weights that sum to 1 in steps of 0.05 (for text and image: ``w_text = 0, 0.05, ...,
     1`` and ``w_image = 1 - w_text``; with other modalities in the examples, the whole
     0.05 grid of the simplex over all of them), maximising the mean reciprocal rank of
-    the true interest in ``ranking(F)``. Among equally good weights it keeps the one
+    the true interest in ``order(F)``. Among equally good weights it keeps the one
     closest (Euclidean) to equal weights (0.5/0.5 for two modalities); if still tied,
     the one with the smallest weight on the first modality (text, image, then other
     modalities by name). The result is stored in ``options["weights"]``; ``params()``
-    returns ``{"weights": ...}`` and ``fit_mrr`` holds the mean reciprocal rank reached.
+    returns ``{"weights": ...}``; ``fit`` returns ``{"mrr": ...}``, the mean reciprocal
+    rank reached (also kept in ``fit_mrr``).
     """
 
     description = "weighted sum of the per-modality scores; weights can be fitted (grid search, MRR)"
     defaults = {"weights": {"text": 0.5, "image": 0.5}}
+    fittable = True
 
     STEPS = 20  # grid step 1/20 = 0.05
 
@@ -163,10 +161,10 @@ class WeightedFusion(Fusion):
     def fuse(self, scores):
         return _weighted(scores, self.options["weights"])
 
-    def fit(self, examples) -> None:
+    def fit(self, examples) -> dict:
         examples = list(examples)
         if not examples:
-            return
+            return {}
         seen = {m for scores, _ in examples for m in scores}
         modalities = list(MODALITIES) + sorted(seen - set(MODALITIES))
         uniform = 1 / len(modalities)
@@ -181,6 +179,7 @@ class WeightedFusion(Fusion):
                 best_key, best_weights = key, weights
         self.options["weights"] = best_weights
         self.fit_mrr = -best_key[0]
+        return {"mrr": self.fit_mrr}
 
     def params(self) -> dict:
         return {"weights": dict(self.options["weights"])}
@@ -196,8 +195,8 @@ def _weighted(scores, weights) -> dict[str, float]:
 
 
 def _reciprocal_rank(fused, truth) -> float:
-    order = ranking(fused)
-    return 1.0 / (order.index(truth) + 1) if truth in fused else 0.0
+    ranked = order(fused)
+    return 1.0 / (ranked.index(truth) + 1) if truth in fused else 0.0
 
 
 def _compositions(total: int, parts: int):

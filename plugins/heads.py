@@ -1,14 +1,16 @@
 """Built-in classifier heads."""
 
-from interestkit.hookspecs import hookimpl
+from interestkit import Option, hookimpl
 from interestkit.interfaces import Classifier
+
+DROPOUT = Option(0.5, min=0, lt=1, help="fraction of features dropped while training")
 
 
 class SoftmaxClassifier(Classifier):
     """Dropout then a dense softmax layer: the paper's head for every CNN and RNN."""
 
     description = "dropout + dense softmax (the paper's head)"
-    defaults = {"dropout": 0.5}
+    defaults = {"dropout": DROPOUT}
 
     def build(self, feature_dim, num_labels):
         import keras
@@ -23,7 +25,7 @@ class MLPClassifier(Classifier):
     """Dropout, a dense ReLU layer, dropout, then softmax: a head for rich frozen features."""
 
     description = "dropout + dense ReLU + dropout + dense softmax (for frozen sentence embeddings)"
-    defaults = {"hidden": 512, "dropout": 0.5, "input_dropout": 0.1}
+    defaults = {"hidden": Option(512, min=1), "dropout": DROPOUT, "input_dropout": Option(0.1, min=0, lt=1)}
 
     def build(self, feature_dim, num_labels):
         import keras

@@ -24,11 +24,19 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from interestkit import Option, hookimpl
+from interestkit.data.images import file_sha256
 from interestkit.errors import ConfigError
-from interestkit.hookspecs import hookimpl
 from interestkit.interfaces import Encoder
 
-AUGMENT_DEFAULTS = {"augment": False, "flip": True, "crop": 0.1, "contrast": 0.1, "brightness": 0.1}
+from .efficientnet_lite import build_lite0, lite0_block_layers, lite0_weights_path, weights_sha256
+
+AUGMENT_DEFAULTS = {"augment": False, "flip": True, "crop": Option(0.1, min=0, lt=1),
+                    "contrast": Option(0.1, min=0, max=1), "brightness": Option(0.1, min=0, max=1)}
+
+
+def image_size(default: int) -> Option:
+    return Option(default, min=16, max=2048, help="side in pixels photos are resized to")
 
 # a layer's block: the first match of these in its name (keras.applications naming)
 _BLOCK = re.compile(r"^(block\d+[a-z]?_|conv\d_block\d+_|block_\d+_|mixed\d+|block\d+_\d+_)")
@@ -41,7 +49,11 @@ class ImageEncoder(Encoder):
     default_size = 224
     # bn_momentum: moving-average momentum of batch normalisation when the network trains
     # from scratch (weights none); 0 keeps the architecture's own (MobileNetV2 0.999)
-    defaults = dict(AUGMENT_DEFAULTS, image_size=224, weights="none", bn_momentum=0.9)
+    defaults = dict(AUGMENT_DEFAULTS, image_size=image_size(224), weights="none",
+                    bn_momentum=Option(0.9, min=0, lt=1))
+
+    def check_options(self):
+        self.weights()  # a weights file that is not there fails when the config is resolved
 
     def image_size(self):
         return int(self.options["image_size"])
@@ -59,8 +71,6 @@ class ImageEncoder(Encoder):
     def identity(self):
         weights = self.weights()
         if weights not in ("none", "imagenet", "pretrained"):
-            from interestkit.images import file_sha256
-
             weights = "sha256:" + file_sha256(Path(weights))
         return {"encoder": self.name, "architecture": type(self).__name__, "weights": weights,
                 "image_size": self.image_size(), "preprocessing": self.preprocessing}
@@ -87,9 +97,6 @@ class ImageEncoder(Encoder):
         backbone = self.backbone(keras, size)
         backbone.trainable = not self.frozen()
         momentum = self.options["bn_momentum"]
-        if not 0 <= momentum < 1:
-            raise ConfigError(f"{self.name}: bn_momentum must be at least 0 and below 1 "
-                              f"(0 keeps the architecture's), got {momentum!r}")
         if self.weights() == "none" and momentum > 0:
             set_bn_momentum(backbone, momentum)
         features = backbone(x, training=False) if self.frozen() else backbone(x)
@@ -165,7 +172,7 @@ class EfficientNetB7Encoder(KerasApplicationEncoder):
     description = "EfficientNet-B7 (keras.applications; paper: 600 px)"
     application = "EfficientNetB7"
     preprocessing = "pixels in [0, 255] (EfficientNet rescales inside)"
-    defaults = dict(ImageEncoder.defaults, image_size=600)
+    defaults = dict(ImageEncoder.defaults, image_size=image_size(600))
 
     def normalise(self, keras):
         return keras.layers.Identity(name="normalise")
@@ -179,7 +186,7 @@ class ResNetV2Encoder(KerasApplicationEncoder):
 class InceptionV3Encoder(KerasApplicationEncoder):
     description = "InceptionV3 (keras.applications; paper: 299 px)"
     application = "InceptionV3"
-    defaults = dict(ImageEncoder.defaults, image_size=299)
+    defaults = dict(ImageEncoder.defaults, image_size=image_size(299))
 
 
 class MobileNetV2Encoder(KerasApplicationEncoder):
@@ -190,7 +197,7 @@ class MobileNetV2Encoder(KerasApplicationEncoder):
 class InceptionResNetV2Encoder(KerasApplicationEncoder):
     description = "InceptionResNetV2 (keras.applications; paper: 299 px, dropout 0.8)"
     application = "InceptionResNetV2"
-    defaults = dict(ImageEncoder.defaults, image_size=299)
+    defaults = dict(ImageEncoder.defaults, image_size=image_size(299))
 
 
 class EfficientNetLite0Encoder(ImageEncoder):
@@ -209,14 +216,10 @@ class EfficientNetLite0Encoder(ImageEncoder):
     def identity(self):
         identity = super().identity()
         if identity["weights"] == "pretrained":
-            from interestkit_plugins.efficientnet_lite import lite0_weights_path, weights_sha256
-
             identity["weights"] = "sha256:" + weights_sha256(lite0_weights_path())
         return identity
 
     def backbone(self, keras, size):
-        from interestkit_plugins.efficientnet_lite import build_lite0
-
         weights = self.weights()
         try:
             return build_lite0(size, weights=None if weights == "none" else weights, name="efficientnet_lite0")
@@ -225,8 +228,6 @@ class EfficientNetLite0Encoder(ImageEncoder):
 
     def unfreeze(self, model, blocks):
         import keras
-
-        from interestkit_plugins.efficientnet_lite import lite0_block_layers
 
         model.trainable = True
         backbone = innermost_model(model)

@@ -12,18 +12,18 @@ uniform noise instead. ``spatial_dropout`` drops whole embedding channels while 
 
 from __future__ import annotations
 
+from interestkit import Option, hookimpl
 from interestkit.errors import ConfigError
-from interestkit.hookspecs import hookimpl
 from interestkit.interfaces import Encoder
 
 COMMON_DEFAULTS = {
-    "vocab_size": 10000,
-    "sequence_length": 40,  # tokens kept per sentence
-    "embedding_dim": 128,
-    "units": 64,
-    "embedding_init": "glove",  # or "random"
-    "spatial_dropout": 0.3,  # fraction of embedding channels dropped per sentence (training only)
-    "recurrent_dropout": 0.0,  # dropout on the recurrent state (training only)
+    "vocab_size": Option(10000, min=3, help="words in the vocabulary (with padding and out-of-vocabulary)"),
+    "sequence_length": Option(40, min=1, help="tokens kept per sentence"),
+    "embedding_dim": Option(128, min=1),
+    "units": Option(64, min=1),
+    "embedding_init": Option("glove", choices=("glove", "random")),
+    "spatial_dropout": Option(0.3, min=0, lt=1, help="embedding channels dropped per sentence (training only)"),
+    "recurrent_dropout": Option(0.0, min=0, lt=1, help="dropout on the recurrent state (training only)"),
 }
 
 
@@ -39,11 +39,6 @@ class RecurrentTextEncoder(Encoder):
         import keras
 
         o = self.options
-        if o["embedding_init"] not in ("random", "glove"):
-            raise ConfigError(f"{self.name}: embedding_init must be 'random' or 'glove', got {o['embedding_init']!r}")
-        for key in ("spatial_dropout", "recurrent_dropout"):
-            if not 0 <= o[key] < 1:
-                raise ConfigError(f"{self.name}: {key} must be at least 0 and below 1, got {o[key]!r}")
         vectorizer = keras.layers.TextVectorization(
             max_tokens=o["vocab_size"], output_sequence_length=o["sequence_length"], name="vectorizer")
         vectorizer.adapt(list(train_inputs))
@@ -84,7 +79,7 @@ class BiLSTMEncoder(RecurrentTextEncoder):
     description = "bidirectional LSTM over word embeddings (paper: embedding 64)"
     layer = "LSTM"
     bidirectional = True
-    defaults = dict(COMMON_DEFAULTS, embedding_dim=64)
+    defaults = dict(COMMON_DEFAULTS, embedding_dim=Option(64, min=1))
 
 
 def glove_matrix(vocabulary, dim, seed=0):

@@ -14,19 +14,37 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+@pytest.fixture(scope="session")
+def empty_store_template(tmp_path_factory):
+    """An MLflow sqlite store with its tables created once: each test starts from a copy
+    (creating the tables takes about a second, and most tests touch a store)."""
+    from mlflow import MlflowClient
+
+    db = tmp_path_factory.mktemp("template") / "mlflow.db"
+    uri = f"sqlite:///{db}"
+    client = MlflowClient(uri, uri)
+    client.search_experiments(max_results=1)
+    client.search_registered_models(max_results=1)
+    return db
+
+
 @pytest.fixture(autouse=True)
-def isolated_store(tmp_path_factory, monkeypatch):
+def isolated_store(tmp_path_factory, monkeypatch, empty_store_template):
     """Each test gets its own MLflow store and feature cache; plugins are reloaded."""
-    from interestkit import plugins
+    import shutil
+
+    from interestkit import hooks
 
     root = tmp_path_factory.mktemp("store")
+    (root / "registry").mkdir()
+    shutil.copy(empty_store_template, root / "registry" / "mlflow.db")
     monkeypatch.setenv("INTERESTKIT_REGISTRY", str(root / "registry"))
     monkeypatch.setenv("INTERESTKIT_CACHE_DIR", str(root / "cache"))
     monkeypatch.delenv("INTERESTKIT_STRICT_PLUGINS", raising=False)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    plugins.reset()
+    hooks.reset()
     yield root / "registry"
-    plugins.reset()
+    hooks.reset()
     os.environ.pop("MLFLOW_TRACKING_URI", None)  # exported by mlflow.set_tracking_uri
 
 
@@ -59,3 +77,10 @@ def require_shared(*parts):
     if not path.exists():
         pytest.skip(f"real data not present ({path})")
     return path
+
+
+def pytest_collection_modifyitems(items):
+    """Real-data tests train on real data: they belong to the slow tier too."""
+    for item in items:
+        if item.get_closest_marker("realdata"):
+            item.add_marker(pytest.mark.slow)

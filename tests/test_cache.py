@@ -1,4 +1,4 @@
-"""Tests for interestkit.cache: hits and misses, keys, atomic writes, corruption, housekeeping."""
+"""Tests for interestkit.modeling.cache: hits and misses, keys, atomic writes, corruption, housekeeping."""
 
 import hashlib
 import json
@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interestkit import cache as cache_module
-from interestkit.cache import FeatureCache
+from interestkit.atomic import TMP_SUFFIX
+from interestkit.modeling import cache as cache_module
+from interestkit.modeling.cache import FeatureCache
 
 IDENTITY = {"architecture": "efficientnet-lite0", "weights_sha256": "ab" * 32,
             "input_size": 224, "preprocessing": "scale-0-255"}
@@ -50,7 +51,7 @@ def _npy_files(root):
 
 
 def _tmp_files(root):
-    return sorted(p for p in Path(root).rglob("*") if p.name.endswith(cache_module.TMP_SUFFIX))
+    return sorted(p for p in Path(root).rglob("*") if p.name.endswith(TMP_SUFFIX))
 
 
 @pytest.fixture
@@ -194,7 +195,7 @@ def test_process_killed_during_write(cache):
     key = cache.register(IDENTITY)
     script = textwrap.dedent(f"""
         import os, signal
-        from interestkit.cache import FeatureCache
+        from interestkit.modeling.cache import FeatureCache
         os.replace = lambda src, dst: os.kill(os.getpid(), signal.SIGKILL)
         FeatureCache({str(cache.root)!r}).put({key!r}, {HASHES[0]!r}, [1.0, 2.0, 3.0])
     """)

@@ -45,6 +45,15 @@ def test_train_registers_tracks_and_loads_back(captions, isolated_store):
     assert {"learning_curves.png", "confusion_matrix.png", "labels.json", "data_fingerprint.json", "config.json"} <= artifacts
     import mlflow
 
+    # what the UI shows on the saved model, and what a person promotes by: the final metrics
+    (logged,) = mlflow.search_logged_models(experiment_ids=[run_.info.experiment_id], output_format="list")
+    shown = {m.key: m.value for m in logged.metrics}
+    for key in ("val_accuracy", "val_loss", "val_top5_accuracy"):
+        assert shown[key] == pytest.approx(run_.data.metrics[key])
+    assert mv.description.startswith("gru (text, head softmax) trained on ")
+    assert f"top-1 {run_.data.metrics['val_accuracy']:.4f}" in mv.description and mv.run_id in mv.description
+    assert c.get_registered_model("interestkit-text").description.startswith("interestkit caption models")
+
     model = mlflow.pyfunc.load_model("models:/interestkit-text@champion")
     out = model.predict(pd.DataFrame({"text": ["golf swing on the green. par!", "a puppy and a kitten"]}))
     assert list(out.columns) == ["Cooking", "Golf", "Pets"]
@@ -56,12 +65,14 @@ def test_train_registers_tracks_and_loads_back(captions, isolated_store):
     assert int(client().get_model_version_by_alias("interestkit-text", "champion").version) == 1
 
 
+@pytest.mark.slow
 def test_no_register_tracks_only(captions):
     result = run("train", "--plugin", "rnn", "--data", str(captions), "--no-register", *FAST)
     assert result.exit_code == 0 and "registered        no" in result.output
     assert client().search_registered_models() == []
 
 
+@pytest.mark.slow
 def test_config_file_and_flags(tmp_path, captions):
     cfg = tmp_path / "run.yaml"
     cfg.write_text("plugin: lstm\nencoder: {units: 4}\ntraining: {epochs: 5, batch_size: 16}\n"
@@ -74,7 +85,7 @@ def test_config_file_and_flags(tmp_path, captions):
 
 
 def test_failed_run_is_marked_failed_and_registers_nothing(captions, monkeypatch):
-    import interestkit.train as train_mod
+    import interestkit.app.train as train_mod
 
     def explode(*args, **kwargs):
         raise KeyboardInterrupt
@@ -88,6 +99,7 @@ def test_failed_run_is_marked_failed_and_registers_nothing(captions, monkeypatch
     assert c.search_registered_models() == []
 
 
+@pytest.mark.slow
 def test_sigterm_mid_training_marks_the_run_failed_and_registers_nothing(captions, isolated_store, tmp_path):
     """``kill`` (a scheduler's timeout) is handled like Ctrl-C: no run left RUNNING, no version."""
     import os
@@ -122,7 +134,7 @@ def test_sigterm_mid_training_marks_the_run_failed_and_registers_nothing(caption
     "args, message",
     [
         (["--plugin", "bilstn"], "unknown encoder 'bilstn' (did you mean 'bilstm'"),
-        (["--plugin", "gru", "--data", "missing.tsv"], "missing.tsv: not found"),
+        (["--plugin", "gru", "--data", "missing.tsv"], "missing.tsv: file or folder not found"),
         (["--plugin", "gru", "--epochs", "0"], "Invalid value for '--epochs'"),
     ],
 )
@@ -141,6 +153,19 @@ def test_text_plugin_refuses_image_folder(tmp_path):
     result = CliRunner().invoke(cli, ["train", "--plugin", "gru", "--data", str(folder)])
     assert result.exit_code == 2
     assert "is a text encoder" in result.output and "photos" in result.output
+
+
+@pytest.mark.parametrize("section, message", [
+    ("encoder: {units: 0}", "encoder: gru.units: must be at least 1, got 0"),
+    ("training: {learning_rate: -1}", "training.learning_rate: must be greater than 0"),
+    ("classifier: {dropout: 1.5}", "classifier: softmax.dropout: must be at least 0 and less than 1, got 1.5"),
+])
+def test_bad_options_fail_before_any_run_opens(tmp_path, captions, section, message):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(section + "\n")
+    result = CliRunner().invoke(cli, ["train", "--plugin", "gru", "--data", str(captions), "--config", str(cfg)])
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+    assert client().search_runs([e.experiment_id for e in client().search_experiments()]) == []
 
 
 def test_unknown_config_key_names_file(tmp_path, captions):

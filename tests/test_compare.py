@@ -3,9 +3,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from interestkit import plugins
+from interestkit import hooks as plugins
 from interestkit.cli import cli
-from interestkit.hookspecs import hookimpl
+from interestkit import hookimpl
 from interestkit_plugins.text import GRUEncoder
 
 
@@ -34,6 +34,7 @@ def tiny_config(tmp_path):
     return cfg
 
 
+@pytest.mark.slow
 def test_compare_end_to_end_with_failure_promotion_and_resume(tmp_path, captions, tiny_config):
     plugins.get_plugin_manager().register(ExplodingPlugin(), name="exploding-plugin")
     out = tmp_path / "cmp"

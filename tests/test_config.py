@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from interestkit import config
+from interestkit.modeling import config
 from interestkit.errors import ConfigError
-from interestkit.interfaces import validate_options
+from interestkit.options import validate_options
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,13 +26,37 @@ def test_unknown_top_level_key_lists_accepted():
 def test_unknown_training_key_and_wrong_type():
     with pytest.raises(ConfigError, match="unknown option 'epoch'.*epochs"):
         config.resolve({"training": {"epoch": 3}}, "gru")
-    with pytest.raises(ConfigError, match="training.epochs: expected int, got str"):
+    with pytest.raises(ConfigError, match="training.epochs: expected an integer, got str 'three'"):
         config.resolve({"training": {"epochs": "three"}}, "gru")
 
 
 def test_value_ranges():
-    with pytest.raises(ConfigError, match="val_split must be between 0 and 1"):
+    with pytest.raises(ConfigError, match="training.val_split: must be greater than 0 and less than 1, got 1.5"):
         config.resolve({"training": {"val_split": 1.5}}, "gru")
+    with pytest.raises(ConfigError, match="training.learning_rate: must be greater than 0 and at most 10, got -1"):
+        config.resolve({"training": {"learning_rate": -1}}, "gru")
+    with pytest.raises(ConfigError, match="training.verbose: must be one of 0, 1, 2, got 7"):
+        config.resolve({"training": {"verbose": 7}}, "gru")
+
+
+def test_encoder_and_head_options_fail_when_the_config_is_resolved():
+    """Before TensorFlow loads or a run opens: a typo or a bad value in a plugin's section."""
+    with pytest.raises(ConfigError, match="encoder: gru.units: must be at least 1, got 0"):
+        config.resolve({"encoder": {"units": 0}}, "gru")
+    with pytest.raises(ConfigError, match="classifier: softmax.dropout: must be at least 0 and less than 1, got 1.5"):
+        config.resolve({"classifier": {"dropout": 1.5}}, "gru")
+    with pytest.raises(ConfigError, match="'training' must be a mapping of options, got int 5"):
+        config.resolve({"training": 5}, "gru")
+    with pytest.raises(ConfigError, match="tracking.experiment must be a non-empty name"):
+        config.resolve({"tracking": {"experiment": ""}}, "gru")
+
+
+def test_plugin_sections_catch_typos_and_note_plugins_not_installed():
+    with pytest.raises(ConfigError, match="plugins: 'bilstmm' is not an encoder \\(did you mean 'bilstm'"):
+        config.resolve({"plugins": {"bilstmm": {"training": {"epochs": 2}}}}, "bilstm")
+    resolved = config.resolve({"plugins": {"someone_elses": {"training": {"epochs": 2}}}}, "bilstm")
+    assert resolved["notes"] == ["config: plugins.someone_elses: no encoder 'someone_elses' is installed, "
+                                 "so its section is not used"]
 
 
 def test_no_plugin_is_an_error():
@@ -74,7 +98,7 @@ def test_paper_config_holds_all_nine_models():
 
 def test_paper_config_rnns_start_from_random_embeddings():
     """The paper trains its embeddings from scratch; GloVe is this project's default, not the paper's."""
-    from interestkit import plugins
+    from interestkit import hooks as plugins
 
     paper = config.load_yaml(ROOT / "configs" / "paper.yaml")
     for name in ("rnn", "lstm", "gru", "bilstm"):
@@ -84,7 +108,7 @@ def test_paper_config_rnns_start_from_random_embeddings():
 
 def test_cpu_image_study_config():
     """Five CNNs from scratch at a CPU-sized input; Lite0 keeps its packaged weights at 224 px."""
-    from interestkit import plugins
+    from interestkit import hooks as plugins
 
     study = config.load_yaml(ROOT / "configs" / "cpu-image-study.yaml")
     for name in ("efficientnet_b7", "resnet_v2", "inception_v3", "mobilenet_v2", "inception_resnet_v2"):
@@ -99,7 +123,7 @@ def test_cpu_image_study_config():
 
 
 def test_glove_config_is_valid_for_every_rnn():
-    from interestkit import plugins
+    from interestkit import hooks as plugins
 
     cfg = config.load_yaml(ROOT / "configs" / "text-glove.yaml")
     for name in ("rnn", "lstm", "gru", "bilstm"):
@@ -107,5 +131,5 @@ def test_glove_config_is_valid_for_every_rnn():
         encoder = plugins.get("encoder", name).cls(**resolved["encoder"])
         assert encoder.options["embedding_init"] == "glove" and encoder.options["spatial_dropout"] == 0.3
         assert resolved["training"]["class_weight"] is False and resolved["training"]["learning_rate"] == 0.003
-    minilm = config.resolve(cfg, "minilm")
+    minilm = cfg["plugins"]["minilm"]  # a third-party plugin: resolved where it is installed
     assert minilm["classifier"]["name"] == "mlp" and minilm["training"]["epochs"] == 30

@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from interestkit.data import load_dataset, load_text_dataset, stratified_split
+from interestkit.data.datasets import load_dataset, load_text_dataset
+from interestkit.data.splits import stratified_split
 from interestkit.errors import DataError
 
 
@@ -26,7 +27,7 @@ def test_reads_tsv_csv_jsonl(tmp_path):
     [
         ("", "file is empty"),
         ("label\ttext\n", "no rows"),
-        ("label\tcaption\nGolf\tx\n", r"missing column 'text'"),
+        ("label\tcaption\nGolf\tx\n", r"bad.tsv:1: missing column 'text'"),
         ("label\ttext\nGolf\tx\nGolf\ty\nPets\tz\n", r"label\(s\) 'Pets' have fewer than 2 examples"),
         ("label\ttext\nGolf\tx\nGolf\ty\n", "only one label"),
         ("label\ttext\nGolf\tx\tz\nPets\ty\n", r":2: expected 2 fields"),

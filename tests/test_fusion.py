@@ -4,7 +4,8 @@ import pytest
 
 from interestkit.errors import ConfigError
 from interestkit_plugins import fusion
-from interestkit_plugins.fusion import RankVoteFusion, ScoreSumFusion, WeightedFusion, ranking
+from interestkit.ranking.order import order as ranking
+from interestkit_plugins.fusion import RankVoteFusion, ScoreSumFusion, WeightedFusion
 
 # The running example. D is known to the image model only, A and C to the text model only.
 #   text:  A .5, B .3, C .2

@@ -4,13 +4,13 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import require_shared
-from interestkit import plugins
-from interestkit.cache import FeatureCache
+from interestkit import hooks as plugins
+from interestkit.modeling.cache import FeatureCache
 from interestkit.cli import cli
-from interestkit.config import TRAINING_DEFAULTS
-from interestkit.data import load_image_dataset
-from interestkit.synthetic import make_workspace
-from interestkit.train import train
+from interestkit.modeling.config import TRAINING_DEFAULTS
+from interestkit.data.datasets import load_image_dataset
+from interestkit.testing.synthetic import make_workspace
+from interestkit.modeling.train import train
 
 QUIET = lambda message: None  # noqa: E731
 
@@ -28,8 +28,9 @@ def options(**extra):
 
 
 @pytest.mark.parametrize("name, size", [
-    ("efficientnet_b7", 32), ("resnet_v2", 32), ("inception_v3", 75), ("mobilenet_v2", 32),
-    ("inception_resnet_v2", 75), ("efficientnet_lite0", 32),
+    pytest.param("efficientnet_b7", 32, marks=pytest.mark.slow), pytest.param("resnet_v2", 32, marks=pytest.mark.slow),
+    pytest.param("inception_v3", 75, marks=pytest.mark.slow), ("mobilenet_v2", 32),
+    pytest.param("inception_resnet_v2", 75, marks=pytest.mark.slow), ("efficientnet_lite0", 32),
 ])
 def test_each_image_plugin_builds_and_trains_one_step_without_weights(name, size):
     """One eager training step (graph tracing of the deepest CNNs takes minutes on a CPU)."""
@@ -50,6 +51,7 @@ def test_each_image_plugin_builds_and_trains_one_step_without_weights(name, size
     assert probs.shape == (2, 3) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_trainable_cnn_through_train(photos):
     """The pixel path of train() (no frozen features) with a small CNN."""
     encoder = plugins.get("encoder", "mobilenet_v2").cls(image_size=32, weights="none")
@@ -72,6 +74,7 @@ def test_paper_defaults_and_weights_option():
         plugins.get("encoder", "resnet_v2").cls(weights="nope.h5").frozen()
 
 
+@pytest.mark.slow
 def test_frozen_lite0_uses_and_reuses_the_feature_cache(photos, tmp_path):
     cache = FeatureCache(tmp_path / "cache")
     info = plugins.get("encoder", "efficientnet_lite0")
@@ -88,6 +91,7 @@ def test_frozen_lite0_uses_and_reuses_the_feature_cache(photos, tmp_path):
     assert second.model.frozen
 
 
+@pytest.mark.slow
 def test_fine_tuning_unfreezes_top_blocks(photos):
     import keras
 
@@ -105,7 +109,8 @@ def test_fine_tuning_unfreezes_top_blocks(photos):
     assert len(result.history["loss"]) == result.metrics["epochs"] >= 2
 
 
-def test_cli_trains_lite0_and_skips_bad_images(photos, tmp_path, isolated_store):
+@pytest.mark.slow
+def test_cli_trains_lite0_and_skips_bad_images(photos, tmp_path, isolated_store, monkeypatch):
     import shutil
 
     data = tmp_path / "photos"
@@ -118,9 +123,11 @@ def test_cli_trains_lite0_and_skips_bad_images(photos, tmp_path, isolated_store)
     assert "interestkit-image version 1 (alias champion)" in result.output
     import mlflow
 
+    # the served model reads paths under the media root its process was started with
+    monkeypatch.setenv("INTERESTKIT_MEDIA_ROOT", str(data))
     model = mlflow.pyfunc.load_model("models:/interestkit-image@champion")
-    paths = [str(p) for p in sorted((data / "Pets").glob("*.png"))[:2]]
-    out = model.predict(pd.DataFrame({"image": paths + [str(data / "Golf" / "broken.jpg")]}))
+    paths = [f"Pets/{p.name}" for p in sorted((data / "Pets").glob("*.png"))[:2]]
+    out = model.predict(pd.DataFrame({"image": paths + ["Golf/broken.jpg"]}))
     assert list(out.columns) == ["Cooking", "Golf", "Pets", "Travel"]
     np.testing.assert_allclose(out.iloc[:2].sum(axis=1), 1.0, atol=1e-4)
     assert out.iloc[2].isna().all()  # unreadable photo: no score, not a guess

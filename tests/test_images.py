@@ -1,4 +1,4 @@
-"""Tests for interestkit.images: formats, orientation, modes, cropping, errors, bombs."""
+"""Tests for interestkit.data.images: formats, orientation, modes, cropping, errors, bombs."""
 
 import hashlib
 import struct
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from interestkit import images
+from interestkit.data import images
 from interestkit.errors import DataError
-from interestkit.images import ImageError, file_sha256, load_image, load_images
+from interestkit.data.images import ImageError, file_sha256, load_image, load_images
 
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
 

@@ -14,8 +14,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import numpy as np
 import pytest
 
-import interestkit_plugins.torch_weights as torch_weights
-from interestkit_plugins.efficientnet_lite import (
+import interestkit_plugins.efficientnet_lite.port as port
+import interestkit_plugins.efficientnet_lite.torch_weights as torch_weights
+from interestkit_plugins.efficientnet_lite.port import (
     NUM_BLOCKS,
     WeightsMismatchError,
     build_lite0,
@@ -23,7 +24,7 @@ from interestkit_plugins.efficientnet_lite import (
     lite0_weights_path,
     weights_sha256,
 )
-from interestkit_plugins.torch_weights import (
+from interestkit_plugins.efficientnet_lite.torch_weights import (
     LEGACY_MAGIC_NUMBER,
     LEGACY_PROTOCOL_VERSION,
     UnsafeWeightsError,
@@ -296,7 +297,7 @@ def test_state_dict_that_does_not_fit_lite0_is_refused(monkeypatch, corrupt):
         corrupt(state)
         return state
 
-    monkeypatch.setattr(torch_weights, "load_legacy_state_dict", corrupted_loader)
+    monkeypatch.setattr(port, "load_legacy_state_dict", corrupted_loader)
     with pytest.raises(WeightsMismatchError):
         build_lite0(image_size=32)
 

@@ -5,15 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from interestkit.metrics import (
-    confusion_matrix,
-    evaluate_rankings,
-    hit_at_k,
-    ndcg_at_k,
-    recall_at_k,
-    reciprocal_rank,
-    top_k_accuracy,
-)
+from interestkit.modeling.metrics import confusion_matrix, top_k_accuracy
+from interestkit.ranking.metrics import evaluate_rankings, hit_at_k, ndcg_at_k, recall_at_k, reciprocal_rank
 
 # Four users, primary interest A for all (ranks are 0-based):
 #   u1: A at rank 0    hit@1 1, hit@3 1, hit@5 1, RR 1,   nDCG@5 1/log2(2) = 1

@@ -4,7 +4,7 @@ import inspect
 import re
 from pathlib import Path
 
-from interestkit import hookspecs
+from interestkit.hooks import specs as hookspecs
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
 

@@ -6,10 +6,10 @@ import types
 import pytest
 from click.testing import CliRunner
 
-from interestkit import plugins
+from interestkit import hooks as plugins
 from interestkit.cli import cli
 from interestkit.errors import PluginError
-from interestkit.hookspecs import hookimpl
+from interestkit import hookimpl
 from interestkit.interfaces import Encoder
 
 

@@ -9,7 +9,9 @@ from click.testing import CliRunner
 
 from interestkit.cli import cli
 from interestkit.errors import DataError
-from interestkit.posts import last_n, load_labels, load_posts
+from interestkit.data.labels import load_labels
+from interestkit.data.paths import MediaPolicy
+from interestkit.data.posts import last_n, load_posts
 
 
 def write_posts(folder: Path, rows, name="posts.jsonl") -> Path:
@@ -49,7 +51,7 @@ def test_allow_outside_accepts_parent_and_absolute_paths(tmp_path):
     inner.mkdir()
     (tmp_path / "up.png").write_bytes(b"x")
     path = write_posts(inner, [post(pid="p1", image="../up.png"), post(pid="p2", image=str(tmp_path / "up.png"))])
-    posts = load_posts(path, allow_outside=True)
+    posts = load_posts(path, MediaPolicy(inner, allow_outside=True))
     assert posts[0].image.resolve() == posts[1].image == tmp_path / "up.png"
 
 
@@ -61,9 +63,8 @@ BAD_POSTS = [
     ("empty-user", [post(user=" ")], "posts.jsonl:1: user_id must be a non-empty string"),
     ("duplicate", [post(pid="p1"), post(pid="p2"), post(pid="p1")],
      "posts.jsonl:3: duplicate post_id 'p1' (first on line 1)"),
-    ("image-missing", [post(image="media/nope.png")], "posts.jsonl:1: image 'media/nope.png' not found"),
     ("image-escapes", [post(image="../a.png")], "posts.jsonl:1: column 'image' must be a path inside"),
-    ("image-absolute", [post(image="/etc/hostname")], "absolute paths and '..' are refused (or pass --allow-outside-paths)"),
+    ("image-absolute", [post(image="/etc/hostname")], "absolute paths and '..' are refused"),
     ("bad-date", [post(created_at="2026-13-01")], "posts.jsonl:1: created_at '2026-13-01' is not an ISO-8601 date-time"),
     ("date-not-string", [post(created_at=20260101)], "posts.jsonl:1: created_at must be an ISO-8601 string"),
     ("empty-post", [post(pid="p1"), post(pid="p2", text="  ", image=None)],
@@ -84,6 +85,16 @@ def test_bad_posts_are_one_line_errors(tmp_path, rows, message):
     assert message in result.output and "Traceback" not in result.output
     assert [line for line in result.output.splitlines() if line.startswith("Error:")] == \
         [line for line in result.output.splitlines() if "Error" in line]
+
+
+def test_refused_paths_say_how_to_widen_the_policy_and_links_cannot_escape(tmp_path):
+    path = write_posts(tmp_path, [post(image="/etc/hostname")])
+    result = CliRunner().invoke(cli, ["rank", "--posts", str(path)])
+    assert result.exit_code == 2 and "(pass --allow-outside-paths to accept them)" in result.output
+    (tmp_path / "media" / "escape.png").symlink_to("/etc/hostname")
+    path = write_posts(tmp_path, [post(image="media/escape.png")])
+    with pytest.raises(DataError, match="posts.jsonl:1: column 'image': 'media/escape.png' leads out of .* through a link"):
+        load_posts(path)
 
 
 def test_posts_file_must_be_jsonl_and_exist(tmp_path):
@@ -135,7 +146,7 @@ def test_loads_labels_with_optional_others(tmp_path):
 
 BAD_LABELS = [
     ("no-posts", "user_id\tinterest\nu1\tGolf\nu9\tPets\n", "labels.tsv:3: user 'u9' has no posts in"),
-    ("missing-interest", "user_id\tother_interests\nu1\tGolf\n", "labels.tsv:2: missing column 'interest'"),
+    ("missing-interest", "user_id\tother_interests\nu1\tGolf\n", "labels.tsv:1: missing column 'interest'"),
     ("empty-interest", "user_id\tinterest\nu1\t\n", "labels.tsv:2: interest must be a non-empty string"),
     ("twice", "user_id\tinterest\nu1\tGolf\nu1\tPets\n", "labels.tsv:3: user 'u1' is labelled twice (first on line 2)"),
     ("fields", "user_id\tinterest\nu1\tGolf\textra\n", "labels.tsv:2: expected 2 fields"),

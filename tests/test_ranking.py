@@ -9,22 +9,18 @@ import numpy as np
 import pytest
 
 from interestkit.errors import ConfigError, DataError
-from interestkit.posts import Post, UserLabel
+from interestkit.data.labels import UserLabel
+from interestkit.data.posts import Post
 from interestkit_plugins.fusion import RankVoteFusion, ScoreSumFusion, WeightedFusion
-from interestkit.ranking import (
-    aggregate,
-    all_user_scores,
-    combine,
-    evaluate,
-    fit_weighted,
-    load_fusion_weights,
-    make_fusion,
-    post_weights,
-    rank_users,
-    rankings,
-    save_fusion_weights,
-    score_posts,
-)
+from interestkit.app.ranking import fusion_spec
+from interestkit.ranking.aggregation import aggregate, all_user_scores, post_weights
+from interestkit.ranking.evaluation import evaluate, fit_fusion
+from interestkit.ranking.order import combine, order, rank_users
+from interestkit.ranking.scoring import score_posts
+
+
+def rankings(scores_by_user, mode, fusion=None):
+    return {user: order(combine(scores, mode, fusion)) for user, scores in scores_by_user.items()}
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -42,7 +38,7 @@ class FakeTextModel:
     def __init__(self, labels, table):
         self.labels, self.table, self.calls = list(labels), table, []
 
-    def predict_texts(self, texts):
+    def predict_texts(self, texts, calibrated=True):
         self.calls.append(list(texts))
         return np.array([self.table[text] for text in texts], dtype=np.float32)
 
@@ -55,7 +51,7 @@ class FakeImageModel:
     def __init__(self, labels, table):
         self.labels, self.table, self.calls = list(labels), table, []
 
-    def predict_images(self, sources, cache=None, on_error="skip", log=None):
+    def predict_images(self, sources, cache=None, on_error="skip", log=None, calibrated=True):
         self.calls.append((list(sources), cache, on_error))
         kept = [i for i, s in enumerate(sources) if "broken" not in Path(s).name]
         failures = [(s, f"{s}: not an image") for s in sources if "broken" in Path(s).name]
@@ -116,7 +112,7 @@ def test_one_modality_users_and_warnings(models):
     assert fused["u2"].warnings == ["no photos to score: ranked by text only"]
     # u3's only photo is unreadable: the caption still counts, and the user is told
     assert fused["u3"].posts_used == 1 and [i.interest for i in fused["u3"].interests] == ["Pets", "Golf"]
-    assert any("photo of post r1 skipped" in w for w in fused["u3"].warnings)
+    assert fused["u3"].skipped == [{"post_id": "r1", "reason": "not an image"}]  # reported, never dropped
     images = {u.user_id: u for u in rank_users(posts, scored, "image", top_k=5)}
     assert images["u2"].interests == [] and images["u2"].posts_used == 0
     assert "no photos to score: not ranked in image mode" in images["u2"].warnings
@@ -134,7 +130,8 @@ def test_top_k_ranks_and_contributing_posts(models):
     assert u1.interests[1].posts == ["p3", "p1"]  # p2 has no photo and text does not know Travel
     assert u1.warnings == ["only 3 posts"]
     as_dict = u1.as_dict()
-    assert set(as_dict) == {"user_id", "interests", "posts_used", "warnings"}
+    assert set(as_dict) == {"user_id", "interests", "ads", "posts_used", "window", "skipped", "warnings"}
+    assert as_dict["window"] == ["p3", "p2", "p1"]  # most recent first
     assert as_dict["interests"][0] == {"interest": "Pets", "score": pytest.approx(0.85), "rank": 1,
                                        "posts": ["p2", "p1", "p3"]}
     text_only = rank_users(posts, scored, "text", top_k=1)[0]
@@ -235,7 +232,7 @@ def test_evaluate_shape_and_values():
     assert evaluate(ranked, no_others)["recall_at_5"] is None
 
 
-def test_fit_weighted_prefers_the_modality_that_is_right():
+def test_fitting_the_weighted_fusion_prefers_the_modality_that_is_right():
     scores = {
         "u1": {"text": {"A": 0.2, "B": 0.8}, "image": {"A": 0.7, "B": 0.3}},
         "u2": {"text": {"A": 0.9, "B": 0.1}, "image": {"A": 0.4, "B": 0.6}},
@@ -243,40 +240,50 @@ def test_fit_weighted_prefers_the_modality_that_is_right():
     }
     labels = {"u1": UserLabel("u1", "A"), "u2": UserLabel("u2", "B"), "u3": UserLabel("u3", "A"),
               "u4": UserLabel("u4", "A")}  # u4 has no scores: left out
-    fusion, users = fit_weighted(scores, labels)
+    fusion = WeightedFusion()
+    report, users = fit_fusion(fusion, scores, labels)
     assert users == 3 and fusion.params()["weights"]["image"] > 0.5
-    assert fusion.fit_mrr == pytest.approx(1.0)
+    assert report == {"mrr": pytest.approx(1.0)}
     with pytest.raises(DataError, match="nothing to fit"):
-        fit_weighted({}, labels)
+        fit_fusion(WeightedFusion(), {}, labels)
 
 
 @pytest.mark.parametrize("name", ["weights.json", "weights.yaml"])
-def test_saved_weights_round_trip(tmp_path, name):
-    fusion = WeightedFusion(weights={"text": 0.3, "image": 0.7})
-    path = save_fusion_weights(tmp_path / "sub" / name, fusion, {"users": 3})
-    assert [p.name for p in path.parent.iterdir()] == [name]  # written atomically, no leftovers
-    assert load_fusion_weights(path)["params"] == {"weights": {"text": 0.3, "image": 0.7}}
-    loaded, note = make_fusion("weighted", path)
-    assert loaded.params()["weights"] == {"text": 0.3, "image": 0.7} and "fitted by 'fusion fit'" in note
+def test_fusion_parameters_from_a_file(tmp_path, name):
+    path = tmp_path / name
+    document = {"fusion": "weighted", "params": {"weights": {"text": 0.3, "image": 0.7}}}
     if name.endswith(".json"):
-        assert json.loads(path.read_text())["users"] == 3
+        path.write_text(json.dumps(document))
+    else:
+        import yaml
+
+        path.write_text(yaml.safe_dump(document))
+    spec = fusion_spec("weighted", str(path))
+    assert spec.params == {"weights": {"text": 0.3, "image": 0.7}} and spec.source == str(path)
+    with pytest.raises(ConfigError, match="not of 'score_sum'; pass --fusion weighted"):
+        fusion_spec("score_sum", str(path))
+    assert fusion_spec(None, str(path)).name == "weighted"  # --fusion all: the parameters' own fusion
 
 
-def test_fusion_lookup_and_broken_weight_files(tmp_path):
-    assert make_fusion("rank_vote")[1] is None
+def test_fusion_lookup_and_broken_parameter_files(tmp_path):
     from interestkit.errors import PluginError
+    from interestkit.ranking.pipeline import RankingPipeline, FusionSpec
 
+    assert fusion_spec("rank_vote").params == {}
     with pytest.raises(PluginError, match="unknown fusion 'scoresum' \\(did you mean 'score_sum'"):
-        make_fusion("scoresum")
-    with pytest.raises(DataError, match="fusion weights file not found"):
-        make_fusion("weighted", tmp_path / "none.json")
+        fusion_spec("scoresum")
+    with pytest.raises(DataError, match="fusion parameters file not found"):
+        fusion_spec("weighted", str(tmp_path / "none.json"))
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
-    with pytest.raises(DataError, match="broken.json: cannot read fusion weights"):
-        make_fusion("weighted", broken)
-    broken.write_text('{"params": {"weights": {"text": -1}}}')
-    with pytest.raises(ConfigError, match="broken.json: .*must be a non-negative number"):
-        make_fusion("weighted", broken)
+    with pytest.raises(DataError, match="broken.json: cannot read fusion parameters"):
+        fusion_spec("weighted", str(broken))
     broken.write_text('{"weights": 1}')
-    with pytest.raises(DataError, match="not a fusion weights file"):
-        make_fusion("weighted", broken)
+    with pytest.raises(DataError, match="not a fitted fusion"):
+        fusion_spec("weighted", str(broken))
+    broken.write_text('{"fusion": "weighted", "params": {"weights": {"text": -1}}}')
+    spec = fusion_spec("weighted", str(broken))
+    with pytest.raises(ConfigError, match="broken.json.*must be a non-negative number"):
+        RankingPipeline({"text": TEXT}, spec)
+    assert RankingPipeline({"text": TEXT}, FusionSpec("weighted")).rankings({"u": {"text": {"Golf": 1.0}}}) \
+        == {"u": ["Golf"]}

@@ -1,8 +1,8 @@
-"""The hybrid model (pyfunc, mlflow models serve) and `interestkit serve` over real sockets."""
+"""The hybrid model (pyfunc, mlflow models serve) and `interestkit serve`, on fake champions."""
 
 import base64
 import json
-import socket
+import os
 import subprocess
 import sys
 import threading
@@ -15,69 +15,38 @@ import pytest
 from click.testing import CliRunner
 
 from interestkit.cli import cli
-from interestkit.synthetic import make_workspace
-
-ADS = """ads:
-  - {ad_id: clubs, title: Golf clubs, interests: [Golf], weight: 2}
-  - {ad_id: kibble, title: Dog food, interests: [Pets]}
-  - {ad_id: gone, title: Expired, interests: [Golf], weight: 9, ends: 2020-01-01}
-"""
-
-
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    """Tiny text and image champions and a hybrid built from them, in one store."""
-    root = tmp_path_factory.mktemp("serving")
-    paths = make_workspace(root / "ws", users=3, images_per_interest=8, captions_per_interest=30, image_size=48)
-    (root / "ads.yaml").write_text(ADS)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("INTERESTKIT_REGISTRY", str(root / "registry"))
-        mp.setenv("INTERESTKIT_CACHE_DIR", str(root / "cache"))
-        run = lambda *a: CliRunner().invoke(cli, list(a), catch_exceptions=False)  # noqa: E731
-        assert run("train", "--plugin", "gru", "--data", str(paths["text"]), "--epochs", "4").exit_code == 0
-        assert run("train", "--plugin", "efficientnet_lite0", "--data", str(paths["images"]), "--image-size", "48",
-                   "--epochs", "10").exit_code == 0
-        built = run("models", "build-hybrid", "--ads", str(root / "ads.yaml"))
-        assert built.exit_code == 0 and "interestkit-hybrid version 1 (alias champion)" in built.output
-    return {"root": root, **paths}
+from support import ADS, free_port, http, register_fakes, serving, small_workspace
 
 
 @pytest.fixture
-def store(workspace, monkeypatch):
-    monkeypatch.setenv("INTERESTKIT_REGISTRY", str(workspace["root"] / "registry"))
-    monkeypatch.setenv("INTERESTKIT_CACHE_DIR", str(workspace["root"] / "cache"))
-    return workspace
+def store(tmp_path):
+    """Fake text and image champions, and a hybrid built from them with ads, in the test's store."""
+    paths = small_workspace(tmp_path / "ws", users=3)
+    (tmp_path / "ads.yaml").write_text(ADS)
+    register_fakes()
+    built = CliRunner().invoke(cli, ["models", "build-hybrid", "--ads", str(tmp_path / "ads.yaml"), "--last", "3"])
+    assert built.exit_code == 0 and "interestkit-hybrid version 1 (alias champion)" in built.output, built.output
+    return {"root": tmp_path, **paths}
 
 
-def post_records(workspace, user=None, with_paths=True):
+def post_records(workspace, user=None):
     rows = [json.loads(line) for line in workspace["posts"].read_text().splitlines()]
-    if user:
-        rows = [r for r in rows if r["user_id"] == user]
-    if with_paths:
-        for r in rows:
-            if r["image"]:
-                r["image"] = str(workspace["posts"].parent / r["image"])
-    return rows
+    return [r for r in rows if r["user_id"] == user] if user else rows
 
 
 def as_data_uri(path):
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http(method, url, payload=None, raw=None):
-    data = raw if raw is not None else (json.dumps(payload).encode() if payload is not None else None)
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+def inline(workspace, rows):
+    """Rows with their photos inlined as data URIs (paths are not accepted without a media root)."""
+    out = []
+    for r in rows:
+        r = dict(r)
+        if r["image"]:
+            r["image"] = as_data_uri(workspace["posts"].parent / r["image"])
+        out.append(r)
+    return out
 
 
 # --- the pyfunc model ---------------------------------------------------------------------
@@ -90,22 +59,52 @@ def test_hybrid_loads_with_pyfunc_and_ranks_users(store):
 
     tracking.configure()
     model = mlflow.pyfunc.load_model("models:/interestkit-hybrid@champion")
-    out = model.predict(pd.DataFrame(post_records(store)))
-    assert list(out.columns) == ["user_id", "interests", "ads"]
+    out = model.predict(pd.DataFrame(inline(store, post_records(store))))
+    assert list(out.columns) == ["user_id", "interests", "ads", "skipped", "window"]
     assert sorted(out["user_id"]) == ["user0000", "user0001", "user0002"]
     first = json.loads(out["interests"].iloc[0])
     assert [i["rank"] for i in first] == [1, 2, 3, 4, 5]
     assert all(first[i]["score"] >= first[i + 1]["score"] for i in range(4))
+    assert len(json.loads(out["window"].iloc[0])) == 3  # the hybrid's own window (--last 3)
     ads = [a["ad_id"] for row in out["ads"] for a in json.loads(row)]
     assert "gone" not in ads  # inactive ads are never shown
+    # pandas' own reader gives created_at as timestamps: accepted like ISO text
+    frame = pd.read_json(store["posts"], lines=True)
+    frame["image"] = [as_data_uri(store["posts"].parent / i) if isinstance(i, str) else None for i in frame["image"]]
+    again = model.predict(frame)
+    assert list(again["interests"]) == list(out["interests"])
 
 
-def test_mlflow_models_serve_answers_over_a_socket(store):
+def test_hybrid_refuses_paths_and_reports_unreadable_photos(store, monkeypatch):
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from interestkit import tracking
+
+    tracking.configure()
+    model = mlflow.pyfunc.load_model("models:/interestkit-hybrid@champion")
+    for image in ("/etc/passwd", "../../etc/passwd", "media/user0000-p00.png"):
+        with pytest.raises(MlflowException, match="file paths are not accepted here|must be a path inside"):
+            model.predict(pd.DataFrame([{"user_id": "u", "post_id": "p", "text": "x", "image": image}]))
+    bad = "data:image/png;base64," + base64.b64encode(b"not a png").decode()
+    out = model.predict(pd.DataFrame([{"user_id": "u", "post_id": "p", "text": "a birdie", "image": bad}]))
+    (skipped,) = json.loads(out["skipped"].iloc[0])
+    assert skipped["post_id"] == "p" and "not a readable image" in skipped["reason"]
+    assert json.loads(out["interests"].iloc[0])  # the caption still ranks the user
+    # the person starting the process may give it a media root; a request still cannot leave it
+    monkeypatch.setenv("INTERESTKIT_MEDIA_ROOT", str(store["posts"].parent))
+    model = mlflow.pyfunc.load_model("models:/interestkit-hybrid@champion")
+    out = model.predict(pd.DataFrame([{"user_id": "u", "post_id": "p", "image": "media/user0000-p01.png"}]))
+    assert json.loads(out["skipped"].iloc[0]) == [] and json.loads(out["interests"].iloc[0])
+    with pytest.raises(MlflowException, match="must be a path inside"):
+        model.predict(pd.DataFrame([{"user_id": "u", "post_id": "p", "image": "/etc/passwd"}]))
+
+
+@pytest.mark.slow
+def test_mlflow_models_serve_answers_over_a_socket_and_refuses_paths(store):
     from interestkit import tracking
 
     port = free_port()
-    import os
-
     # mlflow starts `uvicorn` by name: the virtualenv's bin folder must be on PATH
     path = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
     env = dict(os.environ, MLFLOW_TRACKING_URI=tracking.tracking_uri(), PATH=path)
@@ -125,11 +124,14 @@ def test_mlflow_models_serve_answers_over_a_socket(store):
             time.sleep(1)
         else:
             pytest.fail("mlflow models serve did not start: " + server.stderr.read1().decode()[-2000:])
-        records = post_records(store, "user0001")
+        records = inline(store, post_records(store, "user0001"))
         status, body = http("POST", f"http://127.0.0.1:{port}/invocations", {"dataframe_records": records})
         assert status == 200, body
         (row,) = body["predictions"]
         assert row["user_id"] == "user0001" and len(json.loads(row["interests"])) == 5
+        status, body = http("POST", f"http://127.0.0.1:{port}/invocations", {"dataframe_records": [
+            {"user_id": "u", "post_id": "p", "text": "x", "image": "/etc/passwd"}]})
+        assert status == 400 and "file paths are not accepted here" in json.dumps(body)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -140,112 +142,102 @@ def test_mlflow_models_serve_answers_over_a_socket(store):
 
 @pytest.fixture
 def service(store, tmp_path):
+    """A factory of running services over the store's hybrid: ``(service, url)``."""
     from interestkit import tracking
-    from interestkit.serve import InterestService, make_server
+    from interestkit.serve.service import InterestService
 
-    def start(db=tmp_path / "serving.db", window=3):
-        svc = InterestService(lambda: tracking.load_hybrid(), db, window=window)
-        server = make_server(svc, "127.0.0.1", 0)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        return svc, server, f"http://127.0.0.1:{server.server_port}"
+    running = []
 
-    started = []
+    def start(db=tmp_path / "serving.db", model="models:/interestkit-hybrid@champion"):
+        from interestkit.cli.serve import _loader, _watcher
 
-    def factory(**kwargs):
-        started.append(start(**kwargs))
-        return started[-1]
+        svc = InterestService(_loader(model, None, None), db, watch=_watcher(model))
+        context = serving(svc)
+        url = context.__enter__()
+        running.append(context)
+        return svc, url, context
 
-    yield factory
-    for svc, server, _ in started:
-        server.shutdown()
-        server.server_close()
-        svc.close()
-
-
-@pytest.fixture(scope="module")
-def shared_url(workspace, tmp_path_factory):
-    """One running service for the tests that only send requests."""
-    from interestkit import tracking
-    from interestkit.serve import InterestService, make_server
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("INTERESTKIT_REGISTRY", str(workspace["root"] / "registry"))
-        svc = InterestService(lambda: tracking.load_hybrid(), tmp_path_factory.mktemp("db") / "s.db", window=3)
-    server = make_server(svc, "127.0.0.1", 0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-    svc.close()
+    yield start
+    for context in running:
+        context.__exit__(None, None, None)
+    assert tracking  # the store stays configured for the test's own checks
 
 
 def single_posts(workspace, user):
-    """The user's posts as request bodies: photos inlined as data URIs."""
-    rows = post_records(workspace, user, with_paths=False)
+    """The user's posts as request bodies: photos inlined, no user_id (the URL says it)."""
+    rows = inline(workspace, post_records(workspace, user))
     for r in rows:
-        if r["image"]:
-            r["image"] = as_data_uri(workspace["posts"].parent / r["image"])
         del r["user_id"]
     return rows
 
 
-def test_incremental_updates_window_and_restart(store, service, tmp_path):
-    svc, server, url = service()
+def test_incremental_updates_window_and_restart(store, service):
+    svc, url, context = service()
     posts = single_posts(store, "user0000")
     for i, post in enumerate(posts[:5]):
         status, body = http("POST", f"{url}/users/user0000/posts", [post])
         assert status == 200, body
-        assert body["scored"] == 1 and body["posts_in_window"] == min(i + 1, 3)
+        assert body["scored"] == 1 and body["posts_used"] == min(i + 1, 3)
+        assert body["window"][0] == post["post_id"]  # the update was kept: most recent first
+    assert body["window"] == [p["post_id"] for p in reversed(posts[2:5])]
     assert [i["rank"] for i in body["interests"]] == list(range(1, len(body["interests"]) + 1))
     status, interests = http("GET", f"{url}/users/user0000/interests")
-    assert status == 200 and interests["interests"] == body["interests"] and interests["posts_in_window"] == 3
-    assert set(interests) >= {"user_id", "interests", "ads"}
+    assert status == 200 and interests["interests"] == body["interests"] and interests["posts_used"] == 3
+    assert set(interests) >= {"user_id", "interests", "ads", "window", "skipped"}
     status, recs = http("GET", f"{url}/users/user0000/recommendations")
     assert status == 200 and all(ad["ad_id"] != "gone" for ad in recs["ads"])
     status, health = http("GET", f"{url}/health")
     assert health["model"]["name"] == "interestkit-hybrid" and health["model"]["version"] == 1
+    assert health["pipeline"]["options"]["last"] == 3 and health["pipeline"]["fusion"]["name"] == "score_sum"
     # the stateless answer over the same last 3 posts equals the stateful one
     last3 = [dict(p, user_id="user0000") for p in posts[2:5]]
     status, stateless = http("POST", f"{url}/rank", last3)
     assert status == 200
-    assert [i["interest"] for i in stateless["users"][0]["interests"]] == [i["interest"] for i in body["interests"]]
+    assert stateless["users"][0]["interests"] == body["interests"]
     # a restart loses nothing
-    server.shutdown()
-    svc2, _, url2 = service()
+    context.__exit__(None, None, None)
+    _, url2, _ = service()
     status, again = http("GET", f"{url2}/users/user0000/interests")
     assert status == 200 and again["interests"] == interests["interests"]
 
 
-def test_concurrent_updates_to_one_user_lose_nothing(store, service):
-    svc, _, url = service(window=100)
+def test_concurrent_updates_to_one_user_lose_nothing(store, service, tmp_path):
+    from interestkit import tracking
+    from interestkit.serve.service import InterestService
+
+    svc = InterestService(lambda: _with_window(tracking.load_hybrid(), 100), tmp_path / "c.db")
     posts = single_posts(store, "user0001")[:12]
     for i, post in enumerate(posts):
         post["post_id"] = f"c{i:02d}"
     errors = []
+    with serving(svc) as url:
+        def send(chunk):
+            for post in chunk:
+                status, body = http("POST", f"{url}/users/user0001/posts", [post])
+                if status != 200:
+                    errors.append(body)
 
-    def send(chunk):
-        for post in chunk:
-            status, body = http("POST", f"{url}/users/user0001/posts", [post])
-            if status != 200:
-                errors.append(body)
-
-    threads = [threading.Thread(target=send, args=(posts[i::4],)) for i in range(4)]
-    [t.start() for t in threads]
-    [t.join() for t in threads]
-    assert not errors
-    status, body = http("GET", f"{url}/users/user0001/interests")
-    assert body["posts_in_window"] == 12
-    assert len(svc.store.rows("user0001")) == 12
+        threads = [threading.Thread(target=send, args=(posts[i::4],)) for i in range(4)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        assert not errors
+        status, body = http("GET", f"{url}/users/user0001/interests")
+        assert body["posts_used"] == 12 and sorted(body["window"]) == sorted(p["post_id"] for p in posts)
+        assert len(svc.store.rows("user0001")) == 12
 
 
-@pytest.mark.parametrize("path, payload, raw, status, fragment", [
+def _with_window(loaded, last):
+    pipeline, info = loaded
+    return pipeline.replace(options={"last": last}), info
+
+
+BAD_REQUESTS = [
     ("/users/u1/posts", None, b"{not json", 400, "invalid JSON"),
     ("/users/u1/posts", {"post_id": "p"}, None, 400, "expected a JSON array"),
     ("/users/u1/posts", [{"text": "hi"}], None, 400, "post_id"),
     ("/users/u1/posts", [{"post_id": "p"}], None, 400, "neither text nor image"),
     ("/users/u1/posts", [{"post_id": "p", "text": "hi", "user_id": "u2"}], None, 400, "does not match"),
-    ("/users/u1/posts", [{"post_id": "p", "image": "/etc/passwd"}], None, 400, "data:image"),
+    ("/users/u1/posts", [{"post_id": "p", "image": "/etc/passwd"}], None, 400, "file paths are not accepted here"),
     ("/users/u1/posts", [{"post_id": "p", "image": "data:image/png;base64,@@@"}], None, 400, "not valid base64"),
     ("/users/u1/posts", [{"post_id": "p", "text": "x", "created_at": "yesterday"}], None, 400, "ISO-8601"),
     ("/users/u1/posts", [{"post_id": f"p{i}", "text": "x"} for i in range(101)], None, 400, "at most 100"),
@@ -253,67 +245,78 @@ def test_concurrent_updates_to_one_user_lose_nothing(store, service):
     ("/users/nobody/interests", None, None, 404, "no posts yet"),
     ("/nowhere", None, None, 404, "no route"),
     ("/health", {"x": 1}, None, 405, "not allowed"),
-])
-def test_bad_requests_get_clear_4xx(shared_url, path, payload, raw, status, fragment):
-    url = shared_url
-    method = "POST" if (payload is not None or raw is not None) else "GET"
-    code, body = http(method, url + path, payload, raw)
-    assert code == status and fragment in body["error"]
+]
 
 
-def test_unreadable_photo_is_reported_not_a_500(shared_url):
-    url = shared_url
+def test_bad_requests_get_clear_4xx(service):
+    _, url, _ = service()
+    for path, payload, raw, status, fragment in BAD_REQUESTS:
+        method = "POST" if (payload is not None or raw is not None) else "GET"
+        code, body = http(method, url + path, payload, raw)
+        assert code == status and fragment in body["error"], (path, payload, body)
+
+
+def test_unreadable_photo_is_reported_not_a_500(service):
+    _, url, _ = service()
     bad = "data:image/png;base64," + base64.b64encode(b"not a png").decode()
     code, body = http("POST", f"{url}/users/u9/posts", [{"post_id": "p1", "image": bad, "text": "golf swing"}])
-    assert code == 200 and "p1" in body["failures"]
+    assert code == 200 and body["skipped"][0]["post_id"] == "p1" and body["interests"]
+    code, again = http("GET", f"{url}/users/u9/interests")
+    assert again["skipped"] == body["skipped"]  # kept with the post, not only in the first answer
 
 
-def test_body_size_limit(shared_url, monkeypatch):
-    import interestkit.serve as serve_mod
+def test_body_size_limit(service, monkeypatch):
+    import interestkit.serve.http as http_mod
 
-    monkeypatch.setattr(serve_mod, "MAX_BODY_BYTES", 100)
-    url = shared_url
+    monkeypatch.setattr(http_mod, "MAX_BODY_BYTES", 100)
+    _, url, _ = service()
     code, body = http("POST", f"{url}/users/u1/posts", [{"post_id": "p", "text": "x" * 500}])
     assert code == 413 and "larger than" in body["error"]
 
 
-def test_new_champion_is_picked_up_without_restart(store, service):
+@pytest.mark.parametrize("alias", ["champion", "challenger"])
+def test_a_newly_pointed_alias_is_picked_up_without_restart(store, service, alias):
     from interestkit import tracking
-    from interestkit.pipeline import build_hybrid
+    from interestkit.app.hybrid import build_hybrid
 
-    svc, _, url = service()
+    if alias != "champion":
+        from mlflow import MlflowClient
+
+        MlflowClient().set_registered_model_alias("interestkit-hybrid", alias, "1")
+    svc, url, _ = service(model=f"models:/interestkit-hybrid@{alias}")
+    assert svc.maybe_reload() is False  # nothing moved: nothing reloaded
     http("POST", f"{url}/users/u5/posts", [{"post_id": "p1", "text": "golf swing on the green"}])
-    v2 = build_hybrid(fusion="rank_vote", log=lambda m: None)["version"]
-    tracking.promote("interestkit-hybrid", version=v2)
-    try:
-        assert svc.maybe_reload() is True
-        status, health = http("GET", f"{url}/health")
-        assert health["model"]["version"] == v2 and health["fusion"] == "rank_vote"
-        status, body = http("GET", f"{url}/users/u5/interests")  # re-scored by the new model
-        assert status == 200 and svc.store.rows("u5")[0]["model_key"] == f"interestkit-hybrid:{v2}"
-    finally:
-        tracking.promote("interestkit-hybrid", version=1)
+    v2 = build_hybrid(fusion="rank_vote")["version"]
+    from mlflow import MlflowClient
+
+    MlflowClient().set_registered_model_alias("interestkit-hybrid", alias, str(v2))
+    assert svc.maybe_reload() is True
+    assert svc.maybe_reload() is False  # once: not on every tick
+    status, health = http("GET", f"{url}/health")
+    assert health["model"]["version"] == v2 and health["pipeline"]["fusion"]["name"] == "rank_vote"
+    status, body = http("GET", f"{url}/users/u5/interests")  # re-scored by the new model
+    assert status == 200 and svc.store.rows("u5")[0]["model_key"] == f"interestkit-hybrid:{v2}"
+    pinned, _, _ = service(db=store["root"] / "pinned.db", model="models:/interestkit-hybrid/1")
+    assert pinned.watch is None and pinned.maybe_reload() is False  # a pinned version never moves
+    assert tracking
 
 
 def test_alias_moved_like_in_the_ui_is_honoured_by_every_command(store):
-    """Move 'champion' with the MLflow client (what the UI does); rank, recommend and serve follow."""
+    """Move 'champion' with the MLflow client (what the UI does); rank, recommend and build-hybrid follow."""
     from mlflow import MlflowClient
 
     from interestkit import tracking
+    from interestkit.testing import FakeInterestModel
 
     run = lambda *a: CliRunner().invoke(cli, list(a))  # noqa: E731
-    trained = run("train", "--plugin", "rnn", "--data", str(store["text"]), "--epochs", "1")
-    assert "interestkit-text version 2" in trained.output and "alias champion" not in trained.output
-    tracking.configure()
+    second = tracking.register_interest_model(FakeInterestModel("text", ["Golf", "Pets"]))
+    assert second["version"] == 2 and not second["champion"]
     client = MlflowClient()
     client.set_registered_model_alias("interestkit-text", "champion", "2")
-    try:
-        ranked = run("rank", "--posts", str(store["posts"]), "--format", "json")
-        assert ranked.exit_code == 0, ranked.output
-        assert "(version 2," in ranked.output  # the progress line names the version used
-        recommended = run("recommend", "--posts", str(store["posts"]), "--ads", str(store["root"] / "ads.yaml"))
-        assert "interestkit-text version 2" in recommended.output
-        built = run("models", "build-hybrid")
-        assert "text interestkit-text v2" in built.output
-    finally:
-        client.set_registered_model_alias("interestkit-text", "champion", "1")
+    ranked = run("rank", "--posts", str(store["posts"]), "--format", "json")
+    assert ranked.exit_code == 0, ranked.output
+    assert "(version 2," in ranked.output  # the progress line names the version used
+    recommended = run("recommend", "--posts", str(store["posts"]), "--ads", str(store["root"] / "ads.yaml"))
+    assert "models:/interestkit-text@champion (version 2" in recommended.output
+    built = run("models", "build-hybrid")
+    assert "text interestkit-text v2" in built.output

@@ -1,4 +1,4 @@
-"""Tests of the synthetic workspace generator (``interestkit.synthetic``)."""
+"""Tests of the synthetic workspace generator (``interestkit.testing.synthetic``)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from interestkit import synthetic
+from interestkit.testing import synthetic
+from interestkit.testing.synthetic import workspace as synthetic_workspace
 from interestkit.errors import ConfigError
-from interestkit.synthetic import DEFAULT_INTERESTS, make_caption, make_image, make_text_table, make_workspace
+from interestkit.testing.synthetic import DEFAULT_INTERESTS, make_caption, make_image, make_text_table, make_workspace
 from interestkit.taxonomy import INTERESTS
 
 
@@ -278,14 +279,14 @@ def test_labels_file(workspace):
 
 def test_primary_interest_is_most_frequent(tmp_path, monkeypatch):
     seen = []
-    original = synthetic._post_topics
+    original = synthetic_workspace._post_topics
 
     def record(primary, others, n, rng):
         topics = original(primary, others, n, rng)
         seen.append((primary, others, topics))
         return topics
 
-    monkeypatch.setattr(synthetic, "_post_topics", record)
+    monkeypatch.setattr(synthetic_workspace, "_post_topics", record)
     paths = make_workspace(tmp_path)
     _, rows = read_tsv(paths["labels"])
     assert [(primary, ",".join(others)) for primary, others, _ in seen] == [(r[1], r[2]) for r in rows]
@@ -300,7 +301,7 @@ def test_primary_interest_is_most_frequent(tmp_path, monkeypatch):
 @pytest.mark.parametrize("k", [0, 1, 2, 3])
 def test_post_topics_primary_strictly_most_frequent(n, k):
     others = ["B", "C", "D"][:k]
-    topics = synthetic._post_topics("A", others, n, np.random.default_rng(n))
+    topics = synthetic_workspace._post_topics("A", others, n, np.random.default_rng(n))
     counts = Counter(topics)
     assert len(topics) == n
     assert counts["A"] > max((counts[o] for o in others), default=0)

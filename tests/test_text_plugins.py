@@ -1,12 +1,13 @@
 import numpy as np
 import pytest
 
-from interestkit import plugins
-from interestkit.config import TRAINING_DEFAULTS
-from interestkit.data import load_text_dataset
-from interestkit.model import InterestModel
-from interestkit.text import aggregate, explode, split_sentences
-from interestkit.train import class_weights, fit_temperature, train
+from interestkit import hooks as plugins
+from interestkit.modeling.config import TRAINING_DEFAULTS
+from interestkit.data.datasets import load_text_dataset
+from interestkit.modeling.model import InterestModel
+from interestkit.data.text import aggregate, explode, split_sentences
+from interestkit.modeling.calibration import fit_temperature
+from interestkit.modeling.train import class_weights, train
 
 TINY = {"vocab_size": 200, "sequence_length": 8, "units": 8}
 
@@ -15,7 +16,9 @@ def tiny_options(**extra):
     return {**TRAINING_DEFAULTS, "epochs": 2, "batch_size": 16, "verbose": 0, **extra}
 
 
-@pytest.mark.parametrize("name, dim", [("rnn", 128), ("lstm", 128), ("gru", 128), ("bilstm", 64)])
+@pytest.mark.parametrize("name, dim", [pytest.param("rnn", 128, marks=pytest.mark.slow),
+                                       pytest.param("lstm", 128, marks=pytest.mark.slow), ("gru", 128),
+                                       pytest.param("bilstm", 64, marks=pytest.mark.slow)])
 def test_each_rnn_plugin_trains_and_round_trips(tmp_path, captions, name, dim):
     info = plugins.get("encoder", name, modality="text")
     encoder = info.cls(**TINY)
@@ -34,6 +37,7 @@ def test_each_rnn_plugin_trains_and_round_trips(tmp_path, captions, name, dim):
     np.testing.assert_allclose(after.sum(axis=1), 1.0, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_bilstm_learns_the_tiny_task(captions):
     encoder = plugins.get("encoder", "bilstm").cls(**TINY)
     head = plugins.get("classifier", "softmax").cls()

@@ -14,7 +14,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from interestkit import plugins
+from interestkit import hooks as plugins
 from interestkit.errors import PluginError
 
 PLUGIN_SOURCE = '''

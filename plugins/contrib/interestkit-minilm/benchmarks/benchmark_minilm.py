@@ -1,8 +1,8 @@
 """Benchmark: ``minilm`` (frozen, softmax head) against TF-IDF + logistic regression.
 
 Both are fitted on the split every interestkit model uses (``interestkit.data.
-stratified_split``: 10% validation, seed 42, stratified by label) and scored on its
-validation part. ``minilm`` goes through ``interestkit.train.train``, exactly as
+splits.stratified_split``: 10% validation, seed 42, stratified by label) and scored on its
+validation part. ``minilm`` goes through ``interestkit.modeling.train.train``, exactly as
 ``interestkit train --plugin minilm`` does (without MLflow); its training time includes
 computing the features. Inference is ``InterestModel.predict_texts`` (captions split
 into sentences) on 1,000 validation captions.
@@ -21,9 +21,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
-from interestkit import config, plugins  # noqa: E402
-from interestkit.data import load_text_dataset, stratified_sample, stratified_split  # noqa: E402
-from interestkit.metrics import top_k_accuracy  # noqa: E402
+from interestkit import hooks as plugins  # noqa: E402
+from interestkit.modeling import config  # noqa: E402
+from interestkit.data.datasets import load_text_dataset  # noqa: E402
+from interestkit.data.splits import stratified_sample, stratified_split  # noqa: E402
+from interestkit.modeling.metrics import top_k_accuracy  # noqa: E402
 
 
 def tfidf_baseline(texts, y, train_idx, val_idx) -> dict:
@@ -47,7 +49,7 @@ def scores(probs, y_val, seconds) -> dict:
 
 def minilm(dataset, overrides) -> tuple[dict, object]:
     """Train minilm + softmax through the core's training function."""
-    from interestkit.train import train
+    from interestkit.modeling.train import train
 
     resolved = config.resolve({}, "minilm", {"training": overrides})
     encoder = plugins.get("encoder", "minilm").cls()

@@ -12,7 +12,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from interestkit import plugins  # noqa: E402
+from interestkit import hooks as plugins  # noqa: E402
 from interestkit.errors import ConfigError  # noqa: E402
 from interestkit.testing import check_encoder  # noqa: E402
 from interestkit_minilm import MiniLMEncoder  # noqa: E402
@@ -110,7 +110,7 @@ def test_saved_model_loads_in_a_fresh_process(encoder_model, tmp_path):
     expected = embed(encoder_model, [EXAMPLE])
     code = (
         "import json, sys, keras, tensorflow as tf\n"
-        "from interestkit import plugins\n"
+        "from interestkit import hooks as plugins\n"
         "plugins.import_keras_objects()\n"
         f"model = keras.models.load_model({str(path)!r}, compile=False, safe_mode=True)\n"
         f"print(json.dumps(model.predict(tf.constant([[{EXAMPLE!r}]]), verbose=0)[0].tolist()))\n"

@@ -4,7 +4,7 @@ This module is the plugin's entry point: it registers the encoder class and impo
 nothing heavy. The custom Keras layers live in ``interestkit_minilm.layers``.
 """
 
-from interestkit.hookspecs import hookimpl
+from interestkit import hookimpl
 
 from .encoder import MiniLMEncoder
 

@@ -1,0 +1,31 @@
+"""Building the hybrid model: both champions + fusion + options (+ ads) as one registered pyfunc."""
+
+from __future__ import annotations
+
+from .. import tracking
+from ..data.paths import MediaPolicy
+from ..recommend import load_ads
+from ..ranking.pipeline import RankingOptions
+from .ranking import IMAGE_URI, TEXT_URI, build_pipeline, fusion_spec
+
+
+def _quiet(message):
+    pass
+
+
+def build_hybrid(fusion="score_sum", fusion_weights=None, ads_path=None, text_uri=TEXT_URI, image_uri=IMAGE_URI,
+                 options=None, media_root=None, allow_outside=False, log=_quiet) -> dict:
+    """Register ``interestkit-hybrid`` from the given (default: champion) models.
+
+    ``media_root`` and ``allow_outside`` are the served model's path policy, fixed at
+    build time (a serving process may still set ``INTERESTKIT_MEDIA_ROOT``).
+    """
+    ranking_options = RankingOptions.from_dict(options)
+    spec = fusion_spec(fusion, fusion_weights, log)
+    ads = load_ads(ads_path) if ads_path else ()
+    media = MediaPolicy(media_root, allow_outside)
+    pipeline = build_pipeline({"text": text_uri, "image": image_uri}, ranking_options, spec, ads, media, log=log)
+    summary = tracking.log_hybrid(pipeline)
+    summary.update(fusion=spec.name, ads=len(pipeline.ads), versions=dict(pipeline.provenance),
+                   options=pipeline.describe())
+    return summary

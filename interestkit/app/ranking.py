@@ -1,0 +1,128 @@
+"""Building the ranking pipeline from a command's options: the one place that does it.
+
+``rank``, ``recommend``, ``evaluate``, ``fusion fit``, ``build-hybrid`` and ``batch``
+call ``prepare`` (or ``build_pipeline``): inputs are validated first (options, posts,
+catalogue, fusion parameters), then the models load, so a mistake in a file is reported
+before anything heavy starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import hooks, tracking
+from ..data.labels import load_labels
+from ..data.paths import MediaPolicy
+from ..data.posts import by_user, load_posts
+from ..errors import ConfigError, ModelError
+from ..modeling.cache import FeatureCache
+from ..recommend import check_interests, load_ads
+from ..ranking.pipeline import DEFAULT_FUSION, FusionSpec, RankingOptions, RankingPipeline
+from ..taxonomy import INTERESTS
+
+TEXT_URI = "models:/interestkit-text@champion"
+IMAGE_URI = "models:/interestkit-image@champion"
+OUTSIDE_HINT = "pass --allow-outside-paths to accept them"
+
+
+def _quiet(message):
+    pass
+
+
+def needed_modalities(mode: str) -> list[str]:
+    return ["text", "image"] if mode in ("fused", "all") else [mode]
+
+
+def load_models(uris: dict, modalities, log=_quiet) -> tuple[dict, dict]:
+    """``({modality: model}, {modality: provenance})``; an empty URI leaves a modality out.
+
+    Errors say which model failed and, in a two-model mode, how to do without it.
+    """
+    models, provenance = {}, {}
+    for modality in modalities:
+        uri = uris.get(modality)
+        if not uri:
+            continue
+        try:
+            model, described = tracking.load_interest_model(uri)
+        except ModelError as error:
+            other = "image" if modality == "text" else "text"
+            alternative = f"; or do without it: --mode {other}" if len(modalities) > 1 else ""
+            raise ModelError(f"{modality} model: {error}{alternative}") from None
+        if model.modality != modality:
+            raise ModelError(f"{uri!r} is a model of {model.modality}, but --{modality}-model needs a {modality} model")
+        version = f"version {described['version']}, " if described.get("version") else ""
+        log(f"{modality} model: {uri} ({version}{len(model.labels)} interests, temperature {model.temperature:.3f})")
+        models[modality], provenance[modality] = model, described
+    if not models:
+        raise ModelError(f"no model to rank with: give --text-model or --image-model (mode needs {' or '.join(modalities)})")
+    return models, provenance
+
+
+def fusion_spec(name: str | None, weights: str | None = None, log=_quiet) -> FusionSpec:
+    """The fusion ``name`` with the parameters fitted by ``fusion fit`` (``weights``: its
+    ``runs:/...`` URI or a file), or with its defaults. ``name`` None or ``all``: the
+    fusion the parameters are for (without parameters: the default fusion)."""
+    document = tracking.load_fusion_document(weights) if weights else None
+    if name in (None, "all"):
+        name = document["fusion"] if document else DEFAULT_FUSION
+    info = hooks.get("fusion", name)
+    if document:
+        if document["fusion"] != name:
+            raise ConfigError(f"{document['source']} holds parameters of fusion {document['fusion']!r}, "
+                              f"not of {name!r}; pass --fusion {document['fusion']}")
+        log(f"fusion {name}: parameters {document['params']} from {document['source']}")
+        return FusionSpec(name, document["params"], document["source"])
+    if info.cls.fittable:
+        log(f"fusion {name}: default parameters {info.cls().params()} (fit them with 'interestkit fusion fit', "
+            "then pass its URI with --fusion-weights)")
+    return FusionSpec(name, {}, "defaults")
+
+
+def media_policy(posts_path=None, media_root=None, allow_outside: bool = False) -> MediaPolicy:
+    """Image paths resolve against ``media_root``, by default the posts file's folder."""
+    root = Path(media_root) if media_root else (Path(posts_path).parent if posts_path else None)
+    return MediaPolicy(root, allow_outside, OUTSIDE_HINT if not allow_outside else "")
+
+
+def build_pipeline(uris: dict, options: RankingOptions, fusion: FusionSpec, ads=(), media: MediaPolicy | None = None,
+                   cache: bool = True, modalities=None, log=_quiet) -> RankingPipeline:
+    """Load the models the mode needs and assemble the pipeline (ads checked against their labels)."""
+    models, provenance = load_models(uris, modalities or needed_modalities(options.mode), log)
+    known = {label for model in models.values() for label in model.labels} | set(INTERESTS)
+    check_interests(ads, known)
+    return RankingPipeline(models, fusion, options, tuple(ads), FeatureCache(enabled=cache),
+                           media or MediaPolicy(), provenance)
+
+
+@dataclass
+class Prepared:
+    """A command's validated inputs and its pipeline."""
+
+    posts_path: Path
+    posts: list  # every post of the file
+    pipeline: RankingPipeline
+    labels: dict | None = None  # {user_id: UserLabel}, when labels were given
+    notes: list = field(default_factory=list)
+
+
+def prepare(posts_path, *, text_model=TEXT_URI, image_model=IMAGE_URI, mode="fused", fusion="score_sum",
+            fusion_weights=None, options: dict | None = None, ads_path=None, labels_path=None, media_root=None,
+            allow_outside=False, modalities=None, log=_quiet) -> Prepared:
+    """Validate every input, then load the models: what ``rank`` and the other commands share."""
+    ranking_options = RankingOptions.from_dict({**(options or {}), "mode": "fused" if mode == "all" else mode})
+    spec = fusion_spec(fusion, fusion_weights, log)
+    media = media_policy(posts_path, media_root, allow_outside)
+    posts = load_posts(posts_path, media)
+    users = by_user(posts)
+    window = f"the last {ranking_options.last} posts" if ranking_options.last else "every post"
+    log(f"{posts_path}: {len(posts)} posts of {len(users)} users; using {window} of each user")
+    ads = load_ads(ads_path) if ads_path else ()
+    labels = None
+    if labels_path is not None:
+        labels = load_labels(labels_path, posts, posts_source=str(posts_path))
+        log(f"{labels_path}: {len(labels)} labelled users")
+    pipeline = build_pipeline({"text": text_model, "image": image_model}, ranking_options, spec, ads, media,
+                              modalities=modalities or needed_modalities(mode), log=log)
+    return Prepared(Path(posts_path), posts, pipeline, labels)

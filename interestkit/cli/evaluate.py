@@ -1,0 +1,82 @@
+"""``interestkit evaluate`` and ``interestkit fusion fit``: rankings against labelled users."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..app.evaluate import run_evaluation, run_fusion_fit
+from ..app.ranking import prepare
+from ..errors import ConfigError
+from ..ranking.order import MODES
+from .options import fusion_options, pipeline_options, ranking_options
+from .output import echo_err, table_text
+
+
+@click.command()
+@click.option("--posts", "posts_path", required=True, type=click.Path(dir_okay=False), help="Posts JSONL.")
+@click.option("--labels", "labels_path", required=True, type=click.Path(dir_okay=False),
+              help="User labels TSV: user_id, interest, other_interests.")
+@click.option("--mode", type=click.Choice(("all",) + MODES), default="all", show_default=True,
+              help="Evaluate every mode, or one (text or image need only that model).")
+@fusion_options
+@ranking_options
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def evaluate(posts_path, labels_path, mode, fusion, fusion_weights, fmt, **values):
+    """Measure how often each user's labelled interest is ranked first, in the top 3 and top 5.
+
+    '--fusion all' gives one fused row per installed fusion, named after it.
+    """
+    prepared = prepare(posts_path, text_model=values["text_model"], image_model=values["image_model"], mode=mode,
+                       fusion=fusion, fusion_weights=fusion_weights,
+                       options=pipeline_options(values), labels_path=labels_path, media_root=values["media_root"],
+                       allow_outside=values["allow_outside_paths"], log=echo_err)
+    table, _ = run_evaluation(prepared, labels_path, mode, fusion, log=echo_err)
+    if fmt == "json":
+        click.echo(json.dumps(table, indent=2))
+        return
+    if mode in ("all", "fused") and fusion != "all":
+        echo_err(f"fused: {prepared.pipeline.fusion.name} ({prepared.pipeline.fusion.source})")
+    click.echo(format_evaluation(table))
+
+
+def format_evaluation(table: dict) -> str:
+    """The evaluation as an aligned text table (fractions, 95% bootstrap intervals)."""
+    headers = ("mode", "users", "hit@1", "hit@3", "hit@5", "MRR", "nDCG@5", "recall@5", "hit@1 95% CI", "hit@5 95% CI")
+    keys = ("hit_at_1", "hit_at_3", "hit_at_5", "mrr", "ndcg_at_5", "recall_at_5")
+    rows = [[name, row["users"], *(_fraction(row[k]) for k in keys), _interval(row["hit_at_1_ci"]),
+             _interval(row["hit_at_5_ci"])] for name, row in table.items()]
+    return table_text(headers, rows)
+
+
+def _fraction(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _interval(value) -> str:
+    return "-" if value is None else f"{value[0]:.2f}-{value[1]:.2f}"
+
+
+@click.group(name="fusion")
+def fusion_group():
+    """Fit the parameters of fusions on labelled users."""
+
+
+@fusion_group.command("fit")
+@click.option("--posts", "posts_path", required=True, type=click.Path(dir_okay=False), help="Posts JSONL.")
+@click.option("--labels", "labels_path", required=True, type=click.Path(dir_okay=False), help="User labels TSV.")
+@click.option("--fusion", default="weighted", show_default=True, help="A fusion with parameters to fit.")
+@ranking_options
+def fusion_fit(posts_path, labels_path, fusion, **values):
+    """Fit a fusion's parameters on labelled users and log them to MLflow (prints the URI)."""
+    if fusion == "all":
+        raise ConfigError("--fusion all is for 'interestkit evaluate'; fit one fusion at a time")
+    prepared = prepare(posts_path, text_model=values["text_model"], image_model=values["image_model"], mode="fused",
+                       fusion=fusion, options=pipeline_options(values), labels_path=labels_path,
+                       media_root=values["media_root"], allow_outside=values["allow_outside_paths"], log=echo_err)
+    fit = run_fusion_fit(prepared, labels_path, fusion, log=echo_err)
+    report = ", ".join(f"{k} {v:.3f}" for k, v in fit["report"].items())
+    click.echo(f"{fusion} fusion: {json.dumps(dict(fit['params']))} ({report or 'fitted'} on {fit['users']} labelled users)")
+    click.echo(fit["uri"])
+    click.echo(f"use it with: --fusion {fusion} --fusion-weights {fit['uri']}")

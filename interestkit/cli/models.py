@@ -1,0 +1,87 @@
+"""``interestkit models ...`` and ``interestkit ui``: the registry from the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from .. import tracking
+from ..app.hybrid import build_hybrid
+from .options import fusion_options, model_options, pipeline_options, scoring_options
+from .output import echo_err, print_table
+
+METRIC_COLUMNS = ("val_accuracy", "val_top5_accuracy", "val_loss")
+
+
+@click.group()
+def models():
+    """List registered models and promote a champion."""
+
+
+@models.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def models_list(fmt):
+    """Registered versions with aliases, plugin, data fingerprint and metrics side by side."""
+    rows = tracking.list_models()
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        echo_err(f"no registered models in {tracking.tracking_uri()}; train one with 'interestkit train'")
+        return
+    headers = ("model", "version", "aliases", "plugin", "data", *METRIC_COLUMNS)
+    table = [[r["name"], r["version"], ",".join(r["aliases"]) or "-", r["plugin"] or "-", r["data_sha256"] or "-",
+              *(f"{r['metrics'][m]:.4f}" if m in r["metrics"] else "-" for m in METRIC_COLUMNS)] for r in rows]
+    print_table(headers, table)
+
+
+@models.command("promote")
+@click.option("--modality", type=click.Choice(["text", "image"]), required=True)
+@click.option("--metric", default="val_accuracy", show_default=True, help="Pick the best version by this run metric.")
+@click.option("--version", type=click.IntRange(min=1), help="Promote this version instead of the best.")
+@click.option("--registered-model", help="Registered model name (default interestkit-<modality>).")
+def models_promote(modality, metric, version, registered_model):
+    """Move the 'champion' alias to the best (or a given) version."""
+    name = registered_model or tracking.registered_name(modality)
+    result = tracking.promote(name, metric=metric, version=version)
+    before = f"version {result['previous']}" if result["previous"] else "none"
+    value = f" ({metric} {result['value']:.4f})" if result["value"] is not None else ""
+    click.echo(f"{name}: champion {before} -> version {result['new']}{value}")
+
+
+@click.command()
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Bind address (loopback by default).")
+def ui(port, host):
+    """Open the MLflow UI on the configured store (compare runs, move the champion alias)."""
+    command = tracking.ui_command(port, host)
+    echo_err(f"MLflow UI for {tracking.tracking_uri()} at http://{host}:{port} (Ctrl-C to stop)")
+    sys.stdout.flush()
+    os.execv(command[0], command)
+
+
+@models.command("build-hybrid")
+@fusion_options
+@click.option("--ads", "ads_path", type=click.Path(), help="Ad catalogue (.yaml/.csv) to attach.")
+@model_options
+@click.option("--top-k", default=5, show_default=True, type=int, help="Interests per user.")
+@click.option("--top-n", default=10, show_default=True, type=int, help="Ads per user.")
+@scoring_options
+@click.option("--media-root", type=click.Path(file_okay=False), default=None,
+              help="Where the served model reads image paths from (a serving process may set INTERESTKIT_MEDIA_ROOT "
+                   "instead); without it, photos must come inline.")
+@click.option("--allow-outside-paths", is_flag=True, help="Let the served model read image paths anywhere (trusted callers only).")
+def build_hybrid_command(fusion, fusion_weights, ads_path, text_model, image_model, top_k, top_n, media_root,
+                         allow_outside_paths, **values):
+    """Register interestkit-hybrid: both champions + fusion + options (+ ads) as one pyfunc model."""
+    s = build_hybrid(fusion, fusion_weights, ads_path, text_model, image_model,
+                     pipeline_options(values, top_k=top_k, top_n_ads=top_n), media_root, allow_outside_paths,
+                     log=echo_err)
+    alias = " (alias champion)" if s["champion"] else ""
+    pinned = ", ".join(f"{m} {v.get('name', v.get('uri'))} v{v.get('version', '-')}" for m, v in s["versions"].items())
+    click.echo(f"registered {s['name']} version {s['version']}{alias}: fusion {s['fusion']}, {s['ads']} ads, {pinned}")
+    click.echo(f"MLflow run {s['run_id']}; serve it with 'interestkit serve' or "
+               f"'mlflow models serve -m models:/{s['name']}/{s['version']} --env-manager local'")

@@ -1,0 +1,113 @@
+"""``interestkit rank`` and ``interestkit recommend``: each user's interests, and the ads they earn.
+
+Both build the same pipeline from the same options (``app.ranking.prepare``), so one user
+gets the same interests from either. Progress goes to stderr, results to stdout.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+
+import click
+
+from ..app.ranking import prepare
+from ..ranking.order import MODES
+from .options import fusion_options, pipeline_options, ranking_options
+from .output import echo_err, table_text
+
+
+def rank_posts(prepared):
+    """Run the prepared pipeline over its posts, with progress and notes on stderr."""
+    started = time.perf_counter()
+    users = prepared.pipeline.rank(prepared.posts, log=echo_err)
+    echo_err(f"ranked {len(users)} users in {time.perf_counter() - started:.1f}s")
+    skipped = sum(len(user.skipped) for user in users)
+    if skipped:
+        echo_err(f"note: {skipped} photos could not be read; each user's 'skipped' lists them")
+    return users
+
+
+def print_warnings(users):
+    for user in users:
+        for warning in user.warnings:
+            echo_err(f"warning: {user.user_id}: {warning}")
+        for item in user.skipped:
+            echo_err(f"warning: {user.user_id}: photo of post {item['post_id']} skipped: {item['reason']}")
+
+
+@click.command()
+@click.option("--posts", "posts_path", required=True, type=click.Path(dir_okay=False),
+              help="Posts JSONL: user_id, post_id, text, image, created_at.")
+@click.option("--top-k", default=5, show_default=True, type=int, help="Interests per user.")
+@click.option("--mode", type=click.Choice(MODES), default="fused", show_default=True,
+              help="Rank by captions, photos, or both fused.")
+@fusion_options
+@ranking_options
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+def rank(posts_path, top_k, mode, fusion, fusion_weights, fmt, **values):
+    """Rank each user's interests from their posts' captions and photos."""
+    prepared = prepare(posts_path, text_model=values["text_model"], image_model=values["image_model"], mode=mode,
+                       fusion=fusion, fusion_weights=fusion_weights, options=pipeline_options(values, top_k=top_k),
+                       media_root=values["media_root"], allow_outside=values["allow_outside_paths"], log=echo_err)
+    users = rank_posts(prepared)
+    if mode == "fused":
+        echo_err(f"fused with {prepared.pipeline.fusion.name} ({prepared.pipeline.fusion.source})")
+    click.echo(format_rankings(users, fmt), nl=fmt != "csv")
+    if fmt == "table":
+        print_warnings(users)
+
+
+def format_rankings(users, fmt: str) -> str:
+    """Rankings as a table, a JSON list or CSV rows (one per user and rank)."""
+    if fmt == "json":
+        return json.dumps([rounded(user.as_dict()) for user in users], indent=2, ensure_ascii=False)
+    rows = [(user.user_id, item.rank, item.interest, f"{item.score:.4f}", " ".join(item.posts))
+            for user in users for item in user.interests]
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["user_id", "rank", "interest", "score", "posts"])
+        writer.writerows(rows)
+        return buffer.getvalue()
+    return table_text(("user", "rank", "interest", "score", "posts"), rows)
+
+
+def rounded(user: dict) -> dict:
+    """Scores to 6 decimals, for printing."""
+    for item in user["interests"]:
+        item["score"] = round(item["score"], 6)
+    for ad in user.get("ads", []):
+        ad["score"] = round(ad["score"], 6)
+    return user
+
+
+@click.command()
+@click.option("--posts", "posts_path", required=True, type=click.Path(dir_okay=False), help="Posts JSONL.")
+@click.option("--ads", "ads_path", required=True, type=click.Path(), help="Ad catalogue (.yaml/.csv).")
+@click.option("--top-n", default=10, show_default=True, type=int, help="Ads per user.")
+@click.option("--top-k", default=5, show_default=True, type=int, help="Interests per user matched.")
+@click.option("--mode", type=click.Choice(MODES), default="fused", show_default=True)
+@fusion_options
+@ranking_options
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def recommend(posts_path, ads_path, top_n, top_k, mode, fusion, fusion_weights, fmt, **values):
+    """Interest-based, ranked-order ad recommendations per user."""
+    prepared = prepare(posts_path, text_model=values["text_model"], image_model=values["image_model"], mode=mode,
+                       fusion=fusion, fusion_weights=fusion_weights,
+                       options=pipeline_options(values, top_k=top_k, top_n_ads=top_n), ads_path=ads_path,
+                       media_root=values["media_root"], allow_outside=values["allow_outside_paths"], log=echo_err)
+    users = rank_posts(prepared)
+    if fmt == "json":
+        click.echo(json.dumps([rounded(user.as_dict()) for user in users], indent=2, ensure_ascii=False))
+        return
+    for user in users:
+        top = ", ".join(f"{i.interest} {i.score:.2f}" for i in user.interests)
+        click.echo(f"{user.user_id}  interests: {top}")
+        for position, ad in enumerate(user.ads, 1):
+            click.echo(f"  {position:>2}. {ad['ad_id']}  {ad['title']}  score {ad['score']:.3f}  (for {ad['interest']})")
+        if not user.ads:
+            click.echo("   no active ad matches these interests")
+    print_warnings(users)

@@ -1,0 +1,58 @@
+"""The path policy: which image paths a file or a request may name.
+
+Image paths resolve against a media root: the posts file's folder on the command line,
+``--media-root`` for a server or a served model, the table's folder for an image table.
+Absolute paths, ``..`` and links that lead out of the root are refused. Only whoever
+starts the process widens the policy (``allow_outside``, set from a flag or from a
+model's build-time config); nothing in a request can.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import DataError
+
+
+@dataclass(frozen=True)
+class MediaPolicy:
+    """Image paths must lie inside ``root``, unless ``allow_outside``.
+
+    ``root=None`` accepts no path at all (photos must come inline). ``hint`` is added to
+    refusals: how the person running the command may widen the policy.
+    """
+
+    root: Path | None = None
+    allow_outside: bool = False
+    hint: str = ""
+
+    def __post_init__(self):
+        if self.root is not None:
+            object.__setattr__(self, "root", Path(self.root))
+
+    def resolve(self, value: str, where: str) -> Path:
+        """The file ``value`` names; ``DataError`` (naming ``where``) if the policy refuses it."""
+        candidate = Path(value)
+        if self.allow_outside:
+            return candidate if candidate.is_absolute() or self.root is None else self.root / candidate
+        if self.root is None:
+            raise DataError(f"{where}: file paths are not accepted here (got {value!r}); send the photo inline "
+                            f"(image_b64 or a data:image/...;base64 URI){self._hint()}")
+        if candidate.is_absolute() or ".." in candidate.parts:
+            raise DataError(f"{where} must be a path inside {self.root} (got {value!r}); absolute paths and '..' "
+                            f"are refused{self._hint()}")
+        path = self.root / candidate
+        try:
+            inside = path.resolve().is_relative_to(self.root.resolve())
+        except (OSError, RuntimeError):  # a link loop: nothing to read anyway
+            inside = True
+        if not inside:
+            raise DataError(f"{where}: {value!r} leads out of {self.root} through a link; refused{self._hint()}")
+        return path
+
+    def _hint(self) -> str:
+        return f" ({self.hint})" if self.hint else ""
+
+    def describe(self) -> dict:
+        return {"media_root": str(self.root) if self.root is not None else None, "allow_outside": self.allow_outside}

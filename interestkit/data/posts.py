@@ -1,0 +1,238 @@
+"""Users' posts: one parser for posts files and for request bodies.
+
+A posts file is JSONL, one post per line::
+
+    {"user_id": "u1", "post_id": "u1-p1", "text": "Birdie on 18!", "image": "media/p1.jpg",
+     "created_at": "2026-01-01T12:00:00Z"}
+
+``text`` or a photo may be missing (not both). The photo is ``image``, a path resolved by
+the ``MediaPolicy`` (for a file: relative to the file's folder) or a
+``data:image/...;base64,`` URI, or ``image_b64``, the photo's bytes in base64.
+``created_at`` is optional ISO-8601 (a date-time without a zone is read as UTC); a
+``datetime`` or pandas ``Timestamp`` is accepted too. Every problem is a one-line
+``DataError`` naming the file and line, or the request's record.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from ..errors import DataError
+from .paths import MediaPolicy
+from .tables import read_table
+
+
+@dataclass(frozen=True)
+class Post:
+    """One post of one user.
+
+    ``image`` is the photo's file (resolved by the media policy) or its bytes;
+    ``image_ref`` the image as it was given (to store the post and read it again).
+    ``line`` is the post's line in its file or its index in a request: among posts
+    with equal times, a later line is more recent.
+    """
+
+    user_id: str
+    post_id: str
+    text: str | None
+    image: Path | bytes | None
+    created_at: datetime | None
+    line: int
+    image_ref: str | None = None
+
+    def record(self) -> dict:
+        """The post as a JSON-ready record that parses back to an equal post."""
+        return {"user_id": self.user_id, "post_id": self.post_id, "text": self.text,
+                "image": self.image_ref, "created_at": self.created_at.isoformat() if self.created_at else None}
+
+
+@dataclass(frozen=True)
+class RecordLimits:
+    """Bounds on what one request may carry (``None``: no bound)."""
+
+    max_posts: int | None = None
+    max_text_chars: int | None = None
+    max_image_bytes: int | None = None
+
+
+# --- one post --------------------------------------------------------------------------
+
+
+def parse_post(row: dict, where: str, line: int, policy: MediaPolicy, limits: RecordLimits | None = None) -> Post:
+    """A validated ``Post`` from one record; ``where`` names it in errors (``file:line``)."""
+    if not isinstance(row, dict):
+        raise DataError(f"{where}: expected a JSON object with user_id, post_id, text, image, created_at")
+    limits = limits or RecordLimits()
+    user_id = identifier(where, row, "user_id")
+    post_id = identifier(where, row, "post_id")
+    text = optional_string(where, row, "text")
+    if text is not None and limits.max_text_chars is not None and len(text) > limits.max_text_chars:
+        raise DataError(f"{where}: text is {len(text)} characters, longer than the limit of {limits.max_text_chars}")
+    image_ref = optional_string(where, row, "image")
+    inline = optional_string(where, row, "image_b64")
+    if image_ref is not None and inline is not None:
+        raise DataError(f"{where}: post {post_id!r} has both image and image_b64; send one photo")
+    if text is None and image_ref is None and inline is None:
+        raise DataError(f"{where}: post {post_id!r} has neither text nor image; a post needs at least one")
+    image = None
+    if inline is not None:
+        image = _base64_image(inline, f"{where}: image_b64", limits)
+        image_ref = f"data:image/*;base64,{inline}"
+    elif image_ref is not None:
+        image = _image(image_ref, f"{where}: column 'image'", policy, limits)
+    created_at = parse_created_at(where, row.get("created_at"))
+    return Post(user_id, post_id, text, image, created_at, line, image_ref)
+
+
+def identifier(where: str, row: dict, column: str) -> str:
+    """A non-empty string (an integer is accepted and turned into one)."""
+    value = row.get(column)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise DataError(f"{where}: {column} must be a non-empty string (got {value!r})")
+    return value.strip()
+
+
+def optional_string(where: str, row: dict, column: str) -> str | None:
+    """A string value, or None for null, absent, NaN or blank."""
+    value = row.get(column)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if not isinstance(value, str):
+        raise DataError(f"{where}: {column} must be a string or null (got {type(value).__name__} {value!r})")
+    return value if value.strip() else None
+
+
+def _image(value: str, where: str, policy: MediaPolicy, limits: RecordLimits) -> Path | bytes:
+    if value.startswith("data:"):
+        header, _, payload = value.partition(",")
+        if ";base64" not in header or not header.startswith("data:image/"):
+            raise DataError(f"{where}: an image data URI must look like data:image/jpeg;base64,...")
+        return _base64_image(payload, where, limits)
+    return policy.resolve(value, where)
+
+
+def _base64_image(payload: str, where: str, limits: RecordLimits) -> bytes:
+    cap = limits.max_image_bytes
+    if cap is not None and len(payload) > cap * 4 // 3 + 4:
+        raise DataError(f"{where}: the photo is larger than the limit of {cap} bytes")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise DataError(f"{where}: not valid base64") from None
+
+
+def parse_created_at(where: str, value) -> datetime | None:
+    """An aware datetime (no zone: UTC) from ISO-8601 text or a datetime; None stays None."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or str(value) == "NaT":
+        return None
+    example = "e.g. 2026-01-31T12:00:00Z"
+    if isinstance(value, datetime):
+        moment = value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise DataError(f"{where}: created_at {value!r} is not an ISO-8601 date-time ({example})") from None
+    else:
+        raise DataError(f"{where}: created_at must be an ISO-8601 string ({example}), got {value!r}")
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+# --- many posts ------------------------------------------------------------------------
+
+
+def load_posts(path, policy: MediaPolicy | None = None) -> list[Post]:
+    """Read and validate a posts JSONL file; posts come back in file order.
+
+    Image paths resolve by ``policy`` (default: inside the file's folder).
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".jsonl":
+        raise DataError(f"{path}: posts must be a .jsonl file (one JSON object per line)")
+    policy = policy or MediaPolicy(path.parent)
+    rows = read_table(path, required=("user_id", "post_id"))
+    return _unique([parse_post(row, f"{path}:{line}", line, policy) for line, row in rows],
+                   [f"{path}:{line}" for line, _ in rows], lambda index: f"on line {rows[index][0]}")
+
+
+def posts_from_records(records, source: str, policy: MediaPolicy, default_user: str | None = None,
+                       limits: RecordLimits | None = None) -> list[Post]:
+    """Validated posts from a request's records; errors name ``source[index]``.
+
+    With ``default_user`` (a URL's user), a record may omit ``user_id`` and may not name
+    another user.
+    """
+    if not isinstance(records, list):
+        raise DataError(f"{source}: expected a JSON array of posts, got {type(records).__name__}")
+    limits = limits or RecordLimits()
+    if limits.max_posts is not None and len(records) > limits.max_posts:
+        raise DataError(f"{source}: {len(records)} posts in one request; at most {limits.max_posts} are accepted")
+    posts, wheres = [], []
+    for index, record in enumerate(records):
+        where = f"{source}[{index}]"
+        if default_user is not None and isinstance(record, dict):
+            given = record.get("user_id", default_user)
+            if str(given) != str(default_user):
+                raise DataError(f"{where}: user_id {given!r} does not match the URL's {default_user!r}")
+            record = dict(record, user_id=default_user)
+        posts.append(parse_post(record, where, index, policy, limits))
+        wheres.append(where)
+    return _unique(posts, wheres, lambda index: f"at {source}[{index}]")
+
+
+def _unique(posts: list[Post], wheres: list[str], first_name) -> list[Post]:
+    """The posts, or DataError at the first repeated post_id (post ids key the scores)."""
+    first: dict = {}
+    for index, post in enumerate(posts):
+        key = post.post_id
+        if key in first:
+            raise DataError(f"{wheres[index]}: duplicate post_id {post.post_id!r} (first {first_name(first[key])})")
+        first[key] = index
+    return posts
+
+
+# --- windows ---------------------------------------------------------------------------
+
+
+def by_user(posts) -> dict[str, list[Post]]:
+    """``{user_id: [post, ...]}`` in input order; users in order of first appearance."""
+    users: dict[str, list[Post]] = {}
+    for post in posts:
+        users.setdefault(post.user_id, []).append(post)
+    return users
+
+
+def recency_key(post: Post):
+    """Sort key, oldest first: by created_at (undated posts count as oldest), then line."""
+    moment = post.created_at
+    return (moment is not None, moment or datetime.min.replace(tzinfo=timezone.utc), post.line)
+
+
+def last_n(posts, n: int) -> tuple[list[Post], dict[str, str]]:
+    """Each user's ``n`` most recent posts, and a warning for users who have fewer.
+
+    Recency is ``created_at``; undated posts count as older than dated ones, and among
+    equal times a later line is more recent. ``n <= 0`` keeps every post. Users with
+    fewer than ``n`` posts keep all of them (they are not dropped); the returned
+    ``{user_id: message}`` says so. Posts come back grouped by user, each user's oldest
+    first.
+    """
+    kept: list[Post] = []
+    warnings: dict[str, str] = {}
+    for user_id, user_posts in by_user(posts).items():
+        ordered = sorted(user_posts, key=recency_key)
+        if n > 0 and len(ordered) < n:
+            warnings[user_id] = f"only {len(ordered)} posts (fewer than the last {n} asked for); all were used"
+        kept.extend(ordered[-n:] if n > 0 else ordered)
+    return kept, warnings

@@ -1,0 +1,100 @@
+"""Reading tables: ``.tsv``, ``.csv`` and ``.jsonl`` files as numbered rows, validated.
+
+Every problem is a ``DataError`` whose one-line message names the file and the line
+where it starts, and says what was expected.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from ..errors import DataError
+
+TABLE_SUFFIXES = (".tsv", ".csv", ".jsonl")
+
+
+def _decode(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise DataError(f"{path}: cannot read ({error.strerror})") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not valid UTF-8 (byte 0x{raw[error.start]:02x}); save the file as UTF-8") from None
+
+
+def read_table(path, required=("label", "text")) -> list[tuple[int, dict]]:
+    """Rows of a .tsv, .csv or .jsonl file as ``(line_number, row)``; checks required columns."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, expected a {'/'.join(TABLE_SUFFIXES)} file")
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise DataError(f"{path}: unsupported file type {suffix or '(none)'!r}; expected one of {', '.join(TABLE_SUFFIXES)}")
+    text = _decode(path)
+    if not text.strip():
+        raise DataError(f"{path}: file is empty; expected a header and rows with columns {', '.join(required)}")
+    rows = _read_jsonl(path, text) if suffix == ".jsonl" else _read_delimited(path, text, suffix)
+    if not rows:
+        raise DataError(f"{path}: no rows after the header; expected rows with columns {', '.join(required)}")
+    for line, row in rows:
+        for column in required:
+            if column not in row:
+                found = ", ".join(map(repr, row)) or "nothing"
+                where = line if suffix == ".jsonl" else 1  # a CSV or TSV header is line 1
+                raise DataError(f"{path}:{where}: missing column {column!r} (found {found}); "
+                                f"expected columns {', '.join(required)}")
+    return rows
+
+
+def _read_delimited(path, text, suffix):
+    delimiter = "\t" if suffix == ".tsv" else ","
+    quoting = csv.QUOTE_NONE if suffix == ".tsv" else csv.QUOTE_MINIMAL
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return []
+    header = [h.strip() for h in header]
+    rows = []
+    try:
+        for values in reader:
+            if not values or values == [""]:
+                continue
+            if len(values) != len(header):
+                raise DataError(
+                    f"{path}:{reader.line_num}: expected {len(header)} fields ({', '.join(header)}), got {len(values)}"
+                )
+            rows.append((reader.line_num, dict(zip(header, values))))
+    except csv.Error as error:
+        raise DataError(f"{path}:{reader.line_num}: malformed {suffix[1:].upper()} ({error})") from None
+    return rows
+
+
+def _read_jsonl(path, text):
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(f"{path}:{number}: invalid JSON ({error.msg} at column {error.colno})") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+        rows.append((number, row))
+    return rows
+
+
+def require_text(path, line, row, column):
+    value = row[column]
+    if not isinstance(value, str) or not value.strip():
+        raise DataError(f"{path}:{line}: column {column!r} is empty or not text (got {value!r})")
+    return value.strip()

@@ -1,0 +1,183 @@
+"""Experiment configuration: YAML files validated against the accepted keys and bounds.
+
+A config file has these top-level keys (all optional):
+
+```yaml
+plugin: bilstm                 # the encoder to train
+encoder: {embedding_dim: 64}   # options of the encoder (see `interestkit plugins`)
+classifier: {name: softmax, dropout: 0.5}
+training: {epochs: 30, batch_size: 64}
+tracking: {experiment: interestkit, registered_model: null, register: true}
+plugins:                       # per-plugin sections, merged over the above for that plugin
+  bilstm: {encoder: {...}, classifier: {...}, training: {...}}
+```
+
+Resolution order, later wins: built-in defaults, the file's top level, the file's
+``plugins.<name>`` section, command-line flags. ``resolve`` checks everything (keys,
+types, bounds, the encoder's and the head's own options) before anything is built, so a
+mistake fails before TensorFlow loads or an MLflow run opens.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import re
+from pathlib import Path
+
+from .. import hooks
+from ..errors import ConfigError, PluginError, suggest
+from ..options import Option, defaults_of, validate_options
+
+TRAINING_RULES = {
+    "epochs": Option(10, min=1, help="maximum; early stopping may end sooner"),
+    "batch_size": Option(64, min=1),
+    "val_split": Option(0.1, gt=0, lt=1, help="stratified validation fraction"),
+    "seed": Option(42, min=0, max=2**32 - 1),
+    "learning_rate": Option(1e-3, gt=0, max=10.0),
+    "class_weight": Option(True, help="weight classes by inverse frequency"),
+    "early_stopping": Option(True, help="stop when val_loss stops improving"),
+    "patience": Option(2, min=0),
+    "max_rows": Option(0, min=0, help="0: use every row; N: a stratified sample of N rows"),
+    "fine_tune": Option(0, min=0, help="image encoders: unfreeze the top N blocks after the head converged"),
+    "fine_tune_epochs": Option(3, min=1),
+    "fine_tune_learning_rate": Option(1e-4, gt=0, max=10.0),
+    "calibrate": Option(True, help="fit a softmax temperature on the validation split"),
+    "strict": Option(False, help="images: fail on the first unreadable file instead of skipping it"),
+    "cache": Option(True, help="images: cache frozen-encoder features on disk"),
+    "cache_dir": Option("", help="empty: $INTERESTKIT_CACHE_DIR or ~/.cache/interestkit/features"),
+    "verbose": Option(1, choices=(0, 1, 2), help="0 silent, 1 progress bar, 2 one line per epoch"),
+}
+_EXPERIMENT_NAME = re.compile(r"^\S.{0,254}$")
+TRACKING_RULES = {
+    "experiment": Option("interestkit"),
+    "registered_model": Option("", help="empty: interestkit-<modality>"),
+    "register": Option(True),
+}
+TRAINING_DEFAULTS = defaults_of(TRAINING_RULES)
+TRACKING_DEFAULTS = defaults_of(TRACKING_RULES)
+SECTION_KEYS = ("encoder", "classifier", "training", "tracking")
+TOP_KEYS = ("plugin",) + SECTION_KEYS + ("plugins",)
+
+
+def load_yaml(path) -> dict:
+    """Read a YAML mapping; errors name the file."""
+    import yaml
+
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, expected a YAML config file")
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: invalid YAML ({getattr(error, 'problem', error)})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of config keys, got {type(data).__name__}")
+    return data
+
+
+def _check_keys(mapping, accepted, where):
+    if not isinstance(mapping, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(mapping).__name__} {mapping!r}")
+    for key in mapping:
+        if key not in accepted:
+            raise ConfigError(
+                f"{where}: unknown key {key!r}{suggest(key, accepted)}; accepted: {', '.join(accepted)}"
+            )
+
+
+def _merge(base: dict, extra: dict, where: str) -> dict:
+    out = copy.deepcopy(base)
+    for section in SECTION_KEYS:
+        if section in extra and extra[section] is not None:
+            if not isinstance(extra[section], dict):
+                raise ConfigError(f"{where}: '{section}' must be a mapping of options, "
+                                  f"got {type(extra[section]).__name__} {extra[section]!r}")
+            out.setdefault(section, {}).update(extra[section])
+    return out
+
+
+def _per_plugin(file_config: dict, source: str, notes: list) -> dict:
+    """The ``plugins:`` section. A name close to an installed encoder's is a typo (an error);
+    another unknown name may be a plugin not installed here: its section is unused, and
+    ``notes`` says so."""
+    per_plugin = file_config.get("plugins") or {}
+    if not isinstance(per_plugin, dict):
+        raise ConfigError(f"{source}.plugins: expected a mapping of plugin name to sections")
+    encoders = hooks.collect("encoder")
+    for name in per_plugin:
+        if name in encoders:
+            continue
+        close = difflib.get_close_matches(str(name), list(encoders), n=1, cutoff=0.75)
+        if close:
+            raise ConfigError(f"{source}.plugins: {name!r} is not an encoder (did you mean {close[0]!r}?)")
+        notes.append(f"{source}: plugins.{name}: no encoder {name!r} is installed, so its section is not used")
+    return per_plugin
+
+
+def resolve(file_config: dict | None, plugin: str | None, overrides: dict | None = None, source="config") -> dict:
+    """Resolve a run's config: defaults < file < file.plugins[plugin] < overrides.
+
+    ``overrides`` uses the same shape as a file (``{"training": {"epochs": 3}}``).
+    Returns ``{"plugin", "encoder", "classifier", "training", "tracking", "notes"}``, every
+    section validated (the encoder's and the classifier's options by their classes);
+    ``notes`` are things the user should know (a section for a plugin not installed).
+    """
+    file_config = file_config or {}
+    _check_keys(file_config, TOP_KEYS, source)
+    plugin = plugin or file_config.get("plugin")
+    if not plugin:
+        raise ConfigError(f"{source}: no plugin given (use --plugin NAME or 'plugin:' in the config)")
+    if not isinstance(plugin, str):
+        raise ConfigError(f"{source}: plugin must be a name, got {plugin!r}")
+    resolved = _merge({"encoder": {}, "classifier": {}, "training": {}, "tracking": {}}, file_config, source)
+    notes: list[str] = []
+    per_plugin = _per_plugin(file_config, source, notes)
+    if plugin in per_plugin:
+        _check_keys(per_plugin[plugin] or {}, SECTION_KEYS, f"{source}.plugins.{plugin}")
+        resolved = _merge(resolved, per_plugin[plugin] or {}, f"{source}.plugins.{plugin}")
+    resolved = _merge(resolved, overrides or {}, "command line")
+    resolved["plugin"] = plugin
+    resolved["training"] = validate_options(TRAINING_RULES, resolved["training"], f"{source}: training")
+    resolved["tracking"] = validate_options(TRACKING_RULES, resolved["tracking"], f"{source}: tracking")
+    if not _EXPERIMENT_NAME.match(resolved["tracking"]["experiment"]):
+        raise ConfigError(f"{source}: tracking.experiment must be a non-empty name, "
+                          f"got {resolved['tracking']['experiment']!r}")
+    classifier = dict(resolved["classifier"])
+    resolved["classifier"] = {"name": classifier.pop("name", "softmax"), "options": classifier}
+    check_plugins(resolved, source)
+    resolved["notes"] = notes
+    return resolved
+
+
+def check_plugins(resolved: dict, source: str) -> None:
+    """Build (without training) the encoder and head classes from their sections: unknown
+    plugins, unknown options and out-of-bounds values fail here, naming the section."""
+    encoder = hooks.get("encoder", resolved["plugin"])
+    head = hooks.get("classifier", resolved["classifier"]["name"])
+    for kind, info, options in (("encoder", encoder, resolved["encoder"]),
+                                ("classifier", head, resolved["classifier"]["options"])):
+        try:
+            info.cls(**options)
+        except (ConfigError, PluginError) as error:
+            raise type(error)(f"{source}: {kind}: {error}") from None
+
+
+def flatten(config: dict, prefix="") -> dict:
+    """{'training': {'epochs': 3}} -> {'training.epochs': 3} (for MLflow params)."""
+    flat = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat

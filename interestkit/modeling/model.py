@@ -1,0 +1,182 @@
+"""InterestModel: a trained encoder + head + labels, with its preprocessing, saved as a folder.
+
+The folder holds ``encoder.keras`` (raw input -> features), ``head.keras`` (features ->
+probabilities) and ``meta.json`` (format, modality, labels, plugin, image size,
+temperature, encoder identity). It takes raw inputs: captions as strings, photos as paths
+or bytes. Loading needs interestkit and Keras; a model with a plugin's custom layers also
+needs that plugin installed (its ``interestkit.keras_objects`` entry point is imported
+first).
+
+``load_model(folder)`` reads any model folder: ``meta.json``'s ``format`` names the class
+(``keras``: this one; ``fake``: the TensorFlow-free test model of ``interestkit.testing``).
+Every format offers what ranking needs: ``modality``, ``labels``, ``temperature``,
+``predict_texts``, ``predict_images`` and ``save``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import atomic_folder
+from ..data import text as text_utils
+from ..data.images import load_images
+from ..errors import ModelError
+from ..hooks import import_keras_objects
+from .calibration import apply_temperature
+from .features import image_features
+
+BATCH = 256
+
+#: model folder formats: ``meta.json["format"]`` -> "module:class" (imported when used)
+FORMATS = {
+    "keras": "interestkit.modeling.model:InterestModel",
+    "fake": "interestkit.testing.fakes:FakeInterestModel",
+}
+
+
+def _keras():
+    import keras
+
+    return keras
+
+
+def read_meta(directory) -> dict:
+    """A model folder's ``meta.json``; ModelError naming the folder if it is not one."""
+    directory = Path(directory)
+    meta_file = directory / "meta.json"
+    if not meta_file.is_file():
+        raise ModelError(f"{directory}: not an interestkit model folder (no meta.json)")
+    try:
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ModelError(f"{meta_file}: unreadable model description ({error})") from None
+    if not isinstance(meta, dict) or "modality" not in meta or "labels" not in meta:
+        raise ModelError(f"{meta_file}: not an interestkit model description (no modality or labels)")
+    return meta
+
+
+def load_model(directory):
+    """Load a model folder of any format (see ``FORMATS``)."""
+    meta = read_meta(directory)
+    kind = meta.get("format", "keras")
+    if kind not in FORMATS:
+        raise ModelError(f"{directory}: unknown model format {kind!r} (known: {', '.join(FORMATS)})")
+    module, _, name = FORMATS[kind].partition(":")
+    return getattr(importlib.import_module(module), name).load(directory)
+
+
+class InterestModel:
+    """A trained interest classifier for one modality."""
+
+    format = "keras"
+
+    def __init__(self, modality, labels, encoder_model, head_model, meta=None):
+        self.modality = modality
+        self.labels = list(labels)
+        self.encoder_model = encoder_model
+        self.head_model = head_model
+        self.meta = dict(meta or {})
+        self._full = None
+
+    # --- properties -------------------------------------------------------------
+
+    @property
+    def temperature(self) -> float:
+        return float(self.meta.get("temperature", 1.0))
+
+    @property
+    def image_size(self):
+        return self.meta.get("image_size")
+
+    @property
+    def frozen(self) -> bool:
+        return bool(self.meta.get("frozen", False))
+
+    def full_model(self):
+        """One Keras model from raw input to probabilities."""
+        if self._full is None:
+            keras = _keras()
+            inputs = keras.Input(shape=self.encoder_model.input_shape[1:], dtype=self.encoder_model.inputs[0].dtype)
+            self._full = keras.Model(inputs, self.head_model(self.encoder_model(inputs)))
+        return self._full
+
+    # --- prediction --------------------------------------------------------------
+
+    def _calibrate(self, probs, calibrated: bool):
+        return apply_temperature(probs, self.temperature) if calibrated else probs
+
+    def _predict(self, model, inputs):
+        if len(inputs) == 0:
+            return np.zeros((0, model.output_shape[-1]), dtype=np.float32)
+        return np.asarray(model.predict(inputs, batch_size=BATCH, verbose=0), dtype=np.float32)
+
+    def predict_sentences(self, sentences: list[str], calibrated: bool = True) -> np.ndarray:
+        """Probabilities for each sentence as written (no splitting)."""
+        import tensorflow as tf
+
+        if not sentences:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        # shortest first: models that pad a batch to its longest sentence do far less work
+        order = np.argsort([len(s) for s in sentences], kind="stable")
+        probs = np.empty((len(sentences), len(self.labels)), dtype=np.float32)
+        probs[order] = self._predict(self.full_model(), tf.constant([sentences[i] for i in order])[:, None])
+        return self._calibrate(probs, calibrated)
+
+    def predict_texts(self, texts: list[str], calibrated: bool = True) -> np.ndarray:
+        """Per-caption probabilities: sentences classified, then word-weighted mean (NaN for blank)."""
+        sentences, owners, weights = text_utils.explode(texts)
+        return text_utils.aggregate(self.predict_sentences(sentences, calibrated), owners, weights, len(texts))
+
+    def image_features(self, sources, cache=None, on_error="skip", log=None):
+        """``(features, kept, failures)`` of the encoder, through the cache when frozen."""
+        identity = self.meta.get("encoder_identity") if self.frozen else None
+        return image_features(lambda pixels: self._predict(self.encoder_model, pixels), sources,
+                              int(self.image_size), int(self.encoder_model.output_shape[-1]), cache, identity,
+                              on_error, log)
+
+    def predict_features(self, features: np.ndarray, calibrated: bool = True) -> np.ndarray:
+        return self._calibrate(self._predict(self.head_model, features), calibrated)
+
+    def predict_images(self, sources, cache=None, on_error="skip", log=None, calibrated: bool = True):
+        """(probabilities, kept indices, failures) for photos given as paths or bytes.
+
+        With a frozen encoder and a ``FeatureCache``, features of photos seen before are
+        read from the cache instead of being recomputed.
+        """
+        sources = list(sources)
+        if self.frozen:
+            features, kept, failures = self.image_features(sources, cache, on_error, log)
+        else:
+            pixels, kept, failures = load_images(sources, int(self.image_size), on_error=on_error)
+        if not kept:
+            return np.zeros((0, len(self.labels)), np.float32), kept, failures
+        if self.frozen:
+            return self.predict_features(features, calibrated), kept, failures
+        return self._calibrate(self._predict(self.full_model(), pixels), calibrated), kept, failures
+
+    # --- persistence ------------------------------------------------------------
+
+    def save(self, directory) -> Path:
+        """Write the model folder atomically (a staging folder renamed into place)."""
+        directory = Path(directory)
+        with atomic_folder(directory) as staging:
+            self.encoder_model.save(staging / "encoder.keras")
+            self.head_model.save(staging / "head.keras")
+            meta = dict(self.meta, format=self.format, modality=self.modality, labels=self.labels)
+            (staging / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
+        return directory
+
+    @classmethod
+    def load(cls, directory) -> "InterestModel":
+        directory = Path(directory)
+        meta = read_meta(directory)
+        meta.pop("format", None)
+        keras = _keras()
+        import_keras_objects()  # installed plugins' custom layers (e.g. the minilm tokeniser)
+        encoder = keras.models.load_model(directory / "encoder.keras", compile=False, safe_mode=True)
+        head = keras.models.load_model(directory / "head.keras", compile=False, safe_mode=True)
+        return cls(meta.pop("modality"), meta.pop("labels"), encoder, head, meta)

@@ -1,0 +1,209 @@
+"""Fit and evaluate one encoder + classifier on a dataset. Knows neither click nor MLflow.
+
+Text: the whole model (vectoriser, embedding, recurrent layer, head) trains end to end; a
+frozen encoder (``frozen()`` True, e.g. a pretrained sentence transformer) computes its
+features once, then only the head trains.
+Images, frozen encoder: features are computed once (and cached on disk), then only the
+head trains; ``fine_tune: N`` then unfreezes the top N blocks at a lower learning rate.
+Images, trainable encoder (weights none): the whole network trains on decoded pixels.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..data.datasets import Dataset
+from ..data.images import load_images
+from ..data.splits import stratified_sample, stratified_split
+from ..errors import DataError
+from .calibration import fit_temperature
+from .metrics import confusion_matrix, top_k_accuracy
+from .model import InterestModel
+
+
+@dataclass
+class TrainResult:
+    model: InterestModel
+    history: dict  # metric name -> one value per epoch (loss, accuracy, top5_accuracy, val_*)
+    metrics: dict  # final validation metrics and timings
+    confusion: np.ndarray  # rows: true label, columns: predicted label (validation split)
+    labels: list
+    notes: list = field(default_factory=list)  # things the user should know (skipped files...)
+
+
+class EpochCallback:
+    """Calls ``on_epoch(stage, epoch, logs)`` after every epoch (tracking, progress)."""
+
+    def __init__(self, on_epoch, stage):
+        import keras
+
+        class _Callback(keras.callbacks.Callback):
+            def on_epoch_end(inner, epoch, logs=None):  # noqa: N805
+                on_epoch(stage, epoch, dict(logs or {}))
+
+        self.keras_callback = _Callback()
+
+
+def class_weights(y: np.ndarray, n_labels: int) -> dict:
+    """Inverse-frequency weights, mean 1 over examples ('balanced')."""
+    counts = np.bincount(y, minlength=n_labels).astype(np.float64)
+    weights = len(y) / (n_labels * np.maximum(counts, 1))
+    return {i: float(w) for i, w in enumerate(weights)}
+
+
+def _compile(model, learning_rate, n_labels):
+    import keras
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(k=min(5, n_labels), name="top5_accuracy")],
+        jit_compile=False,  # XLA compiles big CNNs for minutes on a CPU and rarely pays back
+    )
+
+
+def _fit(model, train_data, val_data, options, epochs, on_epoch, stage, weights):
+    import keras
+
+    callbacks = [EpochCallback(on_epoch, stage).keras_callback] if on_epoch else []
+    if options["early_stopping"]:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=options["patience"],
+                                                       restore_best_weights=True))
+    history = model.fit(train_data[0], train_data[1], validation_data=val_data, epochs=epochs,
+                        batch_size=options["batch_size"], class_weight=weights, callbacks=callbacks,
+                        verbose=options["verbose"], shuffle=True)
+    return {k: [float(v) for v in vals] for k, vals in history.history.items()}
+
+
+def _extend(history, more):
+    for key, values in more.items():
+        history.setdefault(key, []).extend(values)
+    return history
+
+
+def train(encoder, classifier, dataset: Dataset, options: dict, on_epoch=None, cache=None, log=print) -> TrainResult:
+    """Train ``encoder`` + ``classifier`` on ``dataset`` with the resolved training ``options``."""
+    import keras
+
+    keras.utils.set_random_seed(options["seed"])
+    notes = list(dataset.notes)
+    if options["max_rows"]:
+        dataset = dataset.subset(stratified_sample(dataset.labels, options["max_rows"], options["seed"]))
+        notes.append(f"trained on a stratified sample of {len(dataset)} rows (max_rows)")
+    labels = sorted(set(dataset.labels))
+    index = {label: i for i, label in enumerate(labels)}
+    y = np.array([index[label] for label in dataset.labels], dtype=np.int64)
+    train_idx, val_idx = stratified_split(dataset.labels, options["val_split"], options["seed"])
+    weights = class_weights(y[train_idx], len(labels)) if options["class_weight"] else None
+    started = time.perf_counter()
+    if dataset.modality == "text":
+        encoder_model, head, history, val_probs, y_val = _train_text(
+            encoder, classifier, dataset, y, train_idx, val_idx, labels, options, on_epoch, weights)
+        meta = {}
+    else:
+        encoder_model, head, history, val_probs, y_val, meta, skipped = _train_image(
+            encoder, classifier, dataset, y, train_idx, val_idx, labels, options, on_epoch, weights, cache, log)
+        if skipped:
+            notes.append(f"skipped {len(skipped)} unreadable image(s): " + "; ".join(m for _, m in skipped[:3])
+                         + (" ..." if len(skipped) > 3 else ""))
+    seconds = time.perf_counter() - started
+    temperature = fit_temperature(val_probs, y_val) if options["calibrate"] else 1.0
+    meta.update({"plugin": encoder.name, "classifier": classifier.name, "temperature": temperature,
+                 "encoder_options": encoder.options})
+    model = InterestModel(dataset.modality, labels, encoder_model, head, meta)
+    predicted = val_probs.argmax(axis=1)
+    metrics = {
+        "val_accuracy": float((predicted == y_val).mean()),
+        "val_top5_accuracy": top_k_accuracy(val_probs, y_val, 5),
+        "val_loss": float(-np.log(np.clip(val_probs[np.arange(len(y_val)), y_val], 1e-12, 1)).mean()),
+        "epochs": len(history.get("loss", [])),
+        "train_seconds": seconds,
+        "temperature": temperature,
+        "train_rows": len(train_idx),
+        "val_rows": len(val_idx),
+    }
+    return TrainResult(model, history, metrics, confusion_matrix(y_val, predicted, len(labels)), labels, notes)
+
+
+def _train_text(encoder, classifier, dataset, y, train_idx, val_idx, labels, options, on_epoch, weights):
+    import keras
+    import tensorflow as tf
+
+    texts = dataset.inputs
+    encoder_model = encoder.build([texts[i] for i in train_idx])
+    head = classifier.build(int(encoder_model.output_shape[-1]), len(labels))
+    if encoder.frozen():
+        # features once (shortest captions first, so batches pad little), then the head alone
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        features = np.empty((len(texts), int(encoder_model.output_shape[-1])), dtype=np.float32)
+        features[order] = encoder_model.predict(tf.constant([texts[i] for i in order])[:, None], batch_size=256,
+                                                verbose=options["verbose"])
+        _compile(head, options["learning_rate"], len(labels))
+        history = _fit(head, (features[train_idx], y[train_idx]), (features[val_idx], y[val_idx]), options,
+                       options["epochs"], on_epoch, "head", weights)
+        val_probs = np.asarray(head.predict(features[val_idx], batch_size=256, verbose=0))
+        return encoder_model, head, history, val_probs, y[val_idx]
+    x_train = tf.constant([texts[i] for i in train_idx])[:, None]
+    x_val = tf.constant([texts[i] for i in val_idx])[:, None]
+    inputs = keras.Input(shape=(1,), dtype="string")
+    full = keras.Model(inputs, head(encoder_model(inputs)))
+    _compile(full, options["learning_rate"], len(labels))
+    history = _fit(full, (x_train, y[train_idx]), (x_val, y[val_idx]), options, options["epochs"],
+                   on_epoch, "train", weights)
+    val_probs = np.asarray(full.predict(x_val, batch_size=256, verbose=0))
+    return encoder_model, head, history, val_probs, y[val_idx]
+
+
+def _train_image(encoder, classifier, dataset, y, train_idx, val_idx, labels, options, on_epoch, weights, cache, log):
+    size = encoder.image_size()
+    encoder_model = encoder.build(None)
+    identity = encoder.identity()
+    meta = {"image_size": size, "frozen": encoder.frozen(), "encoder_identity": identity}
+    head = classifier.build(int(encoder_model.output_shape[-1]), len(labels))
+    probe = InterestModel("image", labels, encoder_model, head, meta)
+    on_error = "raise" if options["strict"] else "skip"
+    skipped = []
+    if encoder.frozen():
+        features, kept, skipped = probe.image_features(dataset.inputs, cache, on_error, log)
+        keep = {orig: row for row, orig in enumerate(kept)}
+        tr = [i for i in train_idx if i in keep]
+        va = [i for i in val_idx if i in keep]
+        _require_both(tr, va, dataset)
+        f_train, f_val = features[[keep[i] for i in tr]], features[[keep[i] for i in va]]
+        _compile(head, options["learning_rate"], len(labels))
+        history = _fit(head, (f_train, y[tr]), (f_val, y[va]), options, options["epochs"], on_epoch, "head", weights)
+        val_probs = np.asarray(head.predict(f_val, batch_size=256, verbose=0))
+        if options["fine_tune"] > 0:
+            log(f"fine-tuning the top {options['fine_tune']} blocks of {encoder.name}")
+            pixels, kept_px, _ = load_images([dataset.inputs[i] for i in tr + va], size, on_error="skip")
+            px_train, px_val = pixels[: len(tr)], pixels[len(tr):]
+            encoder.unfreeze(encoder_model, options["fine_tune"])
+            full = probe.full_model()
+            _compile(full, options["fine_tune_learning_rate"], len(labels))
+            more = _fit(full, (px_train, y[tr]), (px_val, y[va]), options, options["fine_tune_epochs"],
+                        on_epoch, "fine_tune", weights)
+            _extend(history, more)
+            val_probs = np.asarray(full.predict(px_val, batch_size=64, verbose=0))
+            meta["frozen"] = False
+            meta["fine_tuned_blocks"] = options["fine_tune"]
+        return encoder_model, head, history, val_probs, y[va], meta, skipped
+    log(f"decoding {len(dataset)} images at {size}x{size}")
+    pixels, kept, skipped = load_images(dataset.inputs, size, on_error=on_error)
+    keep = {orig: row for row, orig in enumerate(kept)}
+    tr = [i for i in train_idx if i in keep]
+    va = [i for i in val_idx if i in keep]
+    _require_both(tr, va, dataset)
+    full = probe.full_model()
+    _compile(full, options["learning_rate"], len(labels))
+    history = _fit(full, (pixels[[keep[i] for i in tr]], y[tr]), (pixels[[keep[i] for i in va]], y[va]),
+                   options, options["epochs"], on_epoch, "train", weights)
+    val_probs = np.asarray(full.predict(pixels[[keep[i] for i in va]], batch_size=64, verbose=0))
+    return encoder_model, head, history, val_probs, y[va], meta, skipped
+
+
+def _require_both(train_idx, val_idx, dataset):
+    if not train_idx or not val_idx:
+        raise DataError(f"{dataset.source}: too few readable images left to train and validate")

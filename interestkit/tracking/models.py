@@ -1,0 +1,211 @@
+"""Logging and loading models: text and image models, the hybrid pipeline, fitted fusions.
+
+A model is referred to by ``models:/NAME@ALIAS``, ``models:/NAME/VERSION``, ``runs:/...``
+or the path of a local model folder. Fitted fusion parameters live in MLflow too: a
+``fusion fit`` run holds them as params and as the artefact ``fusion.json``
+(``runs:/<run id>/fusion.json``), which ``--fusion-weights`` and ``build-hybrid`` read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+from .. import __version__
+from ..errors import DataError, ModelError
+from ..modeling.model import load_model
+from ..ranking.bundle import save_bundle, spec_of
+from .registry import CHAMPION, HYBRID_NAME, describe_uri, register, registered_name
+from .store import as_param, configure, experiment_id, tracking_uri
+
+FUSION_ARTIFACT = "fusion.json"
+
+
+class _DropKnownNotices(logging.Filter):
+    """MLflow's notice about pickled python_model objects: ours are this package's own classes."""
+
+    def filter(self, record):
+        return "Passing a Python object as `python_model`" not in record.getMessage()
+
+
+logging.getLogger("mlflow.pyfunc").addFilter(_DropKnownNotices())
+
+
+@contextmanager
+def _without_input_example_warning():
+    """No 'input example was not provided' warning: the signatures say what the models take."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*input example was not provided.*")
+        yield
+
+
+def requirements() -> list[str]:
+    """What a registered model needs installed where it is loaded."""
+    return [f"interestkit=={__version__}"]
+
+
+def _pyfunc_flavours():
+    from . import pyfunc  # imports MLflow at import: only where a model is logged or loaded
+
+    return pyfunc
+
+
+def log_interest_model(model, step: int = 0) -> str:
+    """Log a text or image model (any model format) in the active run; returns its model URI."""
+    import mlflow
+
+    pyfunc = _pyfunc_flavours()
+    with tempfile.TemporaryDirectory(prefix="interestkit-") as tmp:
+        folder = model.save(Path(tmp) / "model")
+        with _without_input_example_warning():
+            info = mlflow.pyfunc.log_model(name="model", python_model=pyfunc.InterestPyfunc(),
+                                           artifacts={"model": str(folder)},
+                                           signature=pyfunc.interest_signature(model),
+                                           pip_requirements=requirements(), step=step)
+    return info.model_uri
+
+
+def register_interest_model(model, name: str | None = None, experiment: str = "interestkit", description: str = "",
+                            tags: dict | None = None, params: dict | None = None, metrics: dict | None = None) -> dict:
+    """Log ``model`` (any model format, trained or not) in a run of its own, with its
+    ``params`` and ``metrics`` (linked to the logged model), and register it under ``name``
+    (default ``interestkit-<modality>``); returns ``{run_id, name, version, champion, uri}``."""
+    import mlflow
+
+    name = name or registered_name(model.modality)
+    tags = {"modality": model.modality, "plugin": model.meta.get("plugin", ""), **(tags or {})}
+    with mlflow.start_run(experiment_id=experiment_id(experiment), run_name=f"register-{tags['plugin'] or name}",
+                          tags={f"interestkit.{k}": str(v) for k, v in tags.items()}) as run:
+        if params:
+            mlflow.log_params({k: as_param(v) for k, v in params.items()})
+        mlflow.log_dict(model.labels, "labels.json")
+        if metrics:
+            mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=0)
+        model_uri = log_interest_model(model)
+        version, champion = register(model_uri, name, {**tags, "run_id": run.info.run_id},
+                                     description or f"{tags['plugin'] or model.modality} model ({len(model.labels)} "
+                                                    f"interests), registered by run {run.info.run_id}.")
+    return {"run_id": run.info.run_id, "name": name, "version": version, "champion": champion,
+            "uri": f"models:/{name}/{version}"}
+
+
+def _load_pyfunc(uri: str, what: str, build_hint: str):
+    """``mlflow.pyfunc.load_model(uri)``; a one-line ModelError that says what to do."""
+    import mlflow
+
+    configure()
+    try:
+        return mlflow.pyfunc.load_model(uri)
+    except Exception as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        exists = bool(describe_uri(uri)) or uri.startswith("runs:/")
+        hint = ("check its plugins are installed and allowed (interestkit plugins)" if exists
+                else f"{build_hint}, or promote a version with 'interestkit models promote'" if CHAMPION in uri
+                else "check the name and version with 'interestkit models list'")
+        raise ModelError(f"{what} {uri!r} cannot be loaded from {tracking_uri()}: {first}; {hint}") from None
+
+
+def load_interest_model(uri: str) -> tuple[object, dict]:
+    """A text or image model and its description ``{uri, name, version, run_id}``."""
+    path = Path(uri)
+    if not uri.startswith(("models:/", "runs:/")) and (path / "meta.json").is_file():
+        return load_model(path), {"uri": str(path)}
+    model = _load_pyfunc(uri, "model", "train one with 'interestkit train'").unwrap_python_model()
+    if not isinstance(model, _pyfunc_flavours().InterestPyfunc):
+        raise ModelError(f"model {uri!r} is not an interestkit text or image model")
+    return model.model, {"uri": uri, **describe_uri(uri)}
+
+
+# --- the hybrid ----------------------------------------------------------------------
+
+
+def hybrid_description(pipeline) -> str:
+    described = pipeline.describe()
+    models = ", ".join(f"{m} {p.get('name', p.get('uri', '?'))} v{p.get('version', '?')}"
+                       for m, p in described["models"].items())
+    o = described["options"]
+    return (f"Hybrid of {models}; fusion {pipeline.fusion.name} {dict(pipeline.fusion.params) or ''} "
+            f"({pipeline.fusion.source}); mode {o['mode']}, last {o['last']} posts, top {o['top_k']}, aggregation "
+            f"{o['aggregation']}, half-life {o['half_life_days']}, calibration {'on' if o['calibrate'] else 'off'}; "
+            f"{described['ads']} ads; {described['labels']} interests.")
+
+
+def log_hybrid(pipeline, experiment: str = "interestkit", name: str = HYBRID_NAME) -> dict:
+    """Log the pipeline as the hybrid pyfunc model, with every option as a param; register it."""
+    import mlflow
+
+    pyfunc = _pyfunc_flavours()
+    spec = spec_of(pipeline)
+    tags = {"interestkit.kind": "hybrid", "interestkit.fusion": pipeline.fusion.name}
+    tags.update({f"interestkit.{m}_model": json.dumps(p) for m, p in spec["provenance"].items()})
+    params = {"fusion": pipeline.fusion.name, "fusion.params": spec["fusion"]["params"],
+              "fusion.source": pipeline.fusion.source, "labels": len(spec["labels"]), "ads": len(spec["ads"]),
+              **{f"option.{k}": v for k, v in spec["options"].items()},
+              **{f"media.{k}": v for k, v in spec["media"].items()},
+              **{f"{m}_model": p.get("uri", "") for m, p in spec["provenance"].items()}}
+    with mlflow.start_run(experiment_id=experiment_id(experiment), run_name="build-hybrid", tags=tags) as run:
+        mlflow.log_params({k: as_param(v) for k, v in params.items()})
+        mlflow.log_dict(spec, "pipeline.json")
+        with tempfile.TemporaryDirectory(prefix="interestkit-") as tmp:
+            folder = save_bundle(pipeline, Path(tmp) / "hybrid")
+            with _without_input_example_warning():
+                info = mlflow.pyfunc.log_model(name="model", python_model=pyfunc.HybridPyfunc(),
+                                               artifacts={"hybrid": str(folder)},
+                                               signature=pyfunc.hybrid_signature(), pip_requirements=requirements())
+        version_tags = {"fusion": pipeline.fusion.name, "run_id": run.info.run_id,
+                        **{f"{m}_version": str(p.get("version", "")) for m, p in spec["provenance"].items()}}
+        version, champion = register(info.model_uri, name, version_tags, hybrid_description(pipeline))
+    return {"run_id": run.info.run_id, "name": name, "version": version, "champion": champion}
+
+
+def load_hybrid(uri: str = f"models:/{HYBRID_NAME}@{CHAMPION}", media=None, cache=None):
+    """``(RankingPipeline, {name, version, run_id})`` of a hybrid model; ``media`` and
+    ``cache`` (the serving process's own) replace the loaded ones when given."""
+    model = _load_pyfunc(uri, "model", "build one with 'interestkit models build-hybrid'").unwrap_python_model()
+    if not isinstance(model, _pyfunc_flavours().HybridPyfunc):
+        raise ModelError(f"model {uri!r} is not an interestkit hybrid model")
+    pipeline = model.pipeline
+    changes = {k: v for k, v in (("media", media), ("cache", cache)) if v is not None}
+    return (pipeline.replace(**changes) if changes else pipeline), {"uri": uri, **describe_uri(uri)}
+
+
+# --- fitted fusions ------------------------------------------------------------------
+
+
+def load_fusion_document(ref: str) -> dict:
+    """A fitted fusion from ``runs:/<id>[/fusion.json]`` or a local ``.json``/``.yaml`` file."""
+    if ref.startswith("runs:/"):
+        import mlflow
+
+        configure()
+        uri = ref if ref.rstrip("/").endswith(FUSION_ARTIFACT) else f"{ref.rstrip('/')}/{FUSION_ARTIFACT}"
+        try:
+            document = mlflow.artifacts.load_dict(uri)
+        except Exception as error:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise DataError(f"{ref}: no fitted fusion there ({first}); 'interestkit fusion fit' prints the URI") from None
+        source = uri
+    else:
+        document, source = _read_fusion_file(Path(ref)), ref
+    if not isinstance(document, dict) or not isinstance(document.get("fusion"), str) \
+            or not isinstance(document.get("params"), dict):
+        raise DataError(f"{source}: not a fitted fusion (expected 'fusion: NAME' and 'params: {{...}}')")
+    return {**document, "source": source}
+
+
+def _read_fusion_file(path: Path):
+    if not path.is_file():
+        raise DataError(f"{path}: fusion parameters file not found (write one with 'interestkit fusion fit')")
+    try:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            return yaml.safe_load(text)
+        return json.loads(text)
+    except Exception as error:  # unreadable, not UTF-8, invalid JSON or YAML
+        raise DataError(f"{path}: cannot read fusion parameters ({' '.join(str(error).split())})") from None

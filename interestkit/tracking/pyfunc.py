@@ -1,0 +1,133 @@
+"""The MLflow pyfunc flavours: a text or image model, and the hybrid ranking pipeline.
+
+This module subclasses MLflow's ``PythonModel`` at import, so it imports MLflow: the
+rest of ``interestkit.tracking`` imports it only where a model is logged or loaded.
+
+Both flavours read photos under the same path policy as every other entry point: file
+paths resolve against the media root set by whoever starts the process
+(``INTERESTKIT_MEDIA_ROOT``) or by the model's build-time config; absolute paths and
+``..`` are refused; a request cannot widen that. Bad input raises an MLflow
+``INVALID_PARAMETER_VALUE`` error, which ``mlflow models serve`` answers with a 400.
+"""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+from .. import settings
+from ..data.paths import MediaPolicy
+from ..data.posts import RecordLimits, parse_post
+from ..errors import InterestkitError
+from ..modeling.cache import FeatureCache
+from ..modeling.model import load_model
+from ..ranking.bundle import load_bundle, read_spec
+
+#: what one request to a served model may carry
+LIMITS = RecordLimits(max_posts=10_000, max_text_chars=10_000, max_image_bytes=10 * 1024 * 1024)
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as dicts with None for missing values (pandas gives NaN / NaT)."""
+    frame = frame.astype(object).where(frame.notna(), None)
+    return frame.to_dict("records")
+
+
+def _bad_input(error: InterestkitError) -> MlflowException:
+    return MlflowException(str(error), error_code=INVALID_PARAMETER_VALUE)
+
+
+class InterestPyfunc(mlflow.pyfunc.PythonModel):
+    """A text or image model: a DataFrame of captions or photos in, probabilities out.
+
+    Input: a column ``text`` (captions), or ``image`` (paths under the media root, or
+    ``data:image/...;base64,`` URIs) or ``image_bytes`` (the photos' bytes). Output: one
+    column per label. A blank caption or an unreadable photo gives a row of NaN.
+    """
+
+    def load_context(self, context):
+        self.model = load_model(context.artifacts["model"])
+        self.media = MediaPolicy(settings.media_root_from_env())
+
+    def predict(self, context, model_input: pd.DataFrame, params=None):
+        model = self.model
+        columns = ("text",) if model.modality == "text" else ("image", "image_bytes")
+        column = next((c for c in columns if c in model_input.columns), None)
+        if column is None:
+            raise MlflowException(f"input needs a {' or '.join(map(repr, columns))} column "
+                                  f"(got {', '.join(map(str, model_input.columns))})", INVALID_PARAMETER_VALUE)
+        values = model_input[column].tolist()
+        if model.modality == "text":
+            return pd.DataFrame(model.predict_texts([v if isinstance(v, str) else "" for v in values]),
+                                columns=model.labels)
+        probs = np.full((len(values), len(model.labels)), np.nan)
+        present = [i for i, v in enumerate(values) if v is not None and not (isinstance(v, float) and np.isnan(v))]
+        try:
+            sources = [bytes(values[i]) if column == "image_bytes" else
+                       parse_post({"user_id": "-", "post_id": str(i), "image": values[i]}, f"row {i}", i,
+                                  self.media, LIMITS).image for i in present]
+        except InterestkitError as error:
+            raise _bad_input(error) from None
+        rows, kept, _ = model.predict_images(sources)
+        probs[[present[k] for k in kept]] = rows
+        return pd.DataFrame(probs, columns=model.labels)
+
+
+class HybridPyfunc(mlflow.pyfunc.PythonModel):
+    """Posts in (one row per post), ranked interests and ads out (one row per user).
+
+    Input columns: ``user_id``, ``post_id``, ``text``, ``image`` (a path under the media
+    root or a ``data:image/...;base64,`` URI) or ``image_b64``, ``created_at`` (ISO text or
+    a timestamp). Output columns: ``user_id``, and ``interests``, ``ads``, ``skipped``,
+    ``window`` as JSON strings: the same answer as ``interestkit rank`` and ``serve``.
+    """
+
+    def load_context(self, context):
+        folder = context.artifacts["hybrid"]
+        saved = read_spec(folder).get("media") or {}
+        root = settings.media_root_from_env() or saved.get("media_root")
+        media = MediaPolicy(root, bool(saved.get("allow_outside")))
+        self.pipeline = load_bundle(folder, media=media, cache=FeatureCache())
+
+    def predict(self, context, model_input: pd.DataFrame, params=None):
+        try:
+            posts = self.pipeline.parse_records(_records(model_input), "input", limits=LIMITS)
+        except InterestkitError as error:
+            raise _bad_input(error) from None
+        users = self.pipeline.rank(posts)
+        return pd.DataFrame({
+            "user_id": [u.user_id for u in users],
+            "interests": [json.dumps(u.as_dict()["interests"]) for u in users],
+            "ads": [json.dumps(u.ads) for u in users],
+            "skipped": [json.dumps(u.skipped) for u in users],
+            "window": [json.dumps(u.window) for u in users],
+        }, columns=["user_id", "interests", "ads", "skipped", "window"])
+
+
+def interest_signature(model):
+    """Input: ``text`` or ``image``; output: one probability column per label."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    column = "text" if model.modality == "text" else "image"
+    return ModelSignature(inputs=Schema([ColSpec("string", column)]),
+                          outputs=Schema([ColSpec("double", label) for label in model.labels]))
+
+
+def hybrid_signature():
+    """Posts in, one row per user out. ``created_at`` may be ISO text or a timestamp (pandas
+    ``read_json``, Spark ``TimestampType``): any type, validated by the pipeline."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+    from mlflow.types.schema import AnyType
+
+    inputs = Schema([ColSpec("string", "user_id"), ColSpec("string", "post_id"),
+                     ColSpec("string", "text", required=False), ColSpec("string", "image", required=False),
+                     ColSpec("string", "image_b64", required=False), ColSpec(AnyType(), "created_at", required=False)])
+    outputs = Schema([ColSpec("string", name) for name in ("user_id", "interests", "ads", "skipped", "window")])
+    return ModelSignature(inputs=inputs, outputs=outputs)

@@ -1,0 +1,74 @@
+"""Helpers the tests share: fake champions in the test's store, a server on a free port, HTTP."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+
+from interestkit.testing import FakeInterestModel
+from interestkit.testing.synthetic import make_workspace
+
+LABELS = ("Golf", "Cooking", "Pets", "Travel", "Music", "Fitness", "Art", "Vehicle")
+ADS = """ads:
+  - {ad_id: clubs, title: Golf clubs, interests: [Golf], weight: 2}
+  - {ad_id: kibble, title: Dog food, interests: [Pets]}
+  - {ad_id: pans, title: Cast-iron pans, interests: [Cooking, Food]}
+  - {ad_id: gone, title: Expired, interests: [Golf], weight: 9, ends: 2020-01-01}
+"""
+
+
+def small_workspace(root, users=4):
+    """A synthetic workspace: 8 interests, ``users`` users of 20 posts, 32-pixel photos."""
+    return make_workspace(root, users=users, images_per_interest=3, captions_per_interest=6, image_size=32)
+
+
+def register_fakes(text_labels=LABELS, image_labels=LABELS[:-1], temperature=1.3) -> dict:
+    """Fake text and image champions in the current store; ``{"text": uri, "image": uri}``."""
+    from interestkit import tracking
+
+    text = FakeInterestModel("text", text_labels, keywords={"Golf": ["birdie", "fairway"], "Pets": ["puppy", "dog"]},
+                             temperature=temperature)
+    image = FakeInterestModel("image", image_labels, temperature=temperature)
+    return {m: tracking.register_interest_model(model)["uri"] for m, model in (("text", text), ("image", image))}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method, url, payload=None, raw=None, headers=None, timeout=60):
+    """(status, JSON body) of one request."""
+    data = raw if raw is not None else (json.dumps(payload).encode() if payload is not None else None)
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        body = error.read()
+        try:
+            return error.code, json.loads(body)
+        except ValueError:
+            return error.code, body.decode(errors="replace")
+
+
+@contextmanager
+def serving(service):
+    """``interestkit serve``'s HTTP server over ``service`` on a free port, in a thread; yields its URL."""
+    from interestkit.serve.http import make_server
+
+    server = make_server(service, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        service.close()
