@@ -37,6 +37,7 @@ def run_training(data, plugin=None, config_path=None, overrides=None, log=print,
     for note in resolved.get("notes", []):
         log(f"note: {note}")
     info, encoder, classifier = build_plugins(resolved)
+    head_info = hooks.get("classifier", resolved["classifier"]["name"])
     modality = detect_modality(data)
     if modality != info.modality:
         kind = "a folder or table of labelled photos" if modality == "image" else "a table of labelled captions"
@@ -53,6 +54,9 @@ def run_training(data, plugin=None, config_path=None, overrides=None, log=print,
     with tracking.training_run(resolved, info, fingerprint, str(Path(data)), extra_tags) as run:
         log(f"training {info.name} (MLflow run {run.run_id}, store {tracking.tracking_uri()})")
         result = train(encoder, classifier, dataset, training, on_epoch=run.on_epoch, cache=cache, log=log)
+        # what a loading process needs installed: the distributions that provided encoder and head
+        result.model.meta.update(plugin_package=info.package, plugin_package_version=info.version,
+                                 classifier_package=head_info.package, classifier_package_version=head_info.version)
         if cache is not None:
             result.metrics["cache_hits"] = cache.hits
             result.metrics["cache_misses"] = cache.misses

@@ -67,7 +67,7 @@ def load_bundle(directory, media: MediaPolicy | None = None, cache=None) -> Rank
     saved_media = spec.get("media") or {}
     if media is None:
         media = MediaPolicy(saved_media.get("media_root"), bool(saved_media.get("allow_outside")))
-    fusion = spec["fusion"]
+    fusion = spec["fusion"]  # "package" / "package_version": what must be installed to load it
     return RankingPipeline(models, FusionSpec(fusion["name"], fusion.get("params") or {}, fusion.get("source", "")),
                            RankingOptions.from_dict(spec["options"], f"{directory / SPEC_FILE}: options"),
                            tuple(ad_from_dict(a) for a in spec.get("ads", [])), cache, media,

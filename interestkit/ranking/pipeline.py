@@ -79,7 +79,10 @@ class FusionSpec:
     source: str = "defaults"
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "params": _plain(self.params), "source": self.source}
+        """Name, parameters, where they came from, and the distribution that provides the fusion."""
+        info = hooks.get("fusion", self.name)
+        return {"name": self.name, "params": _plain(self.params), "source": self.source,
+                "package": info.package, "package_version": info.version}
 
 
 def _plain(value):
