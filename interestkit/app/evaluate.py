@@ -56,7 +56,6 @@ def run_evaluation(prepared: Prepared, labels_path, mode: str, fusion: str, log=
     """Rank and evaluate every requested mode on scored posts; log the run. ``(table, run id, rankings)``"""
     pipeline, labels = prepared.pipeline, prepared.labels
     _, _, scores = score_users(prepared, log)
-    fitted_on = pipeline.fusion.source if pipeline.fusion.source not in ("", "defaults", "fit") else None
     table, ranked = {}, {}
     for row, row_mode, fusion_name in evaluation_rows(mode, fusion):
         row_pipeline = pipeline
@@ -64,10 +63,8 @@ def run_evaluation(prepared: Prepared, labels_path, mode: str, fusion: str, log=
             row_pipeline = pipeline.replace(fusion=FusionSpec(fusion_name))
         ranked[row] = row_pipeline.rankings(scores, row_mode)
         table[row] = evaluate(ranked[row], labels)
-    if fitted_on:
-        document = tracking.load_fusion_document(fitted_on)
-        if (document.get("fitted_on") or {}).get("sha256") == fingerprint(prepared.posts_path, labels_path):
-            log(f"note: the {pipeline.fusion.name} parameters were fitted on these same users, so its row is optimistic")
+    if pipeline.fusion.fitted_on and pipeline.fusion.fitted_on == fingerprint(prepared.posts_path, labels_path):
+        log(f"note: the {pipeline.fusion.name} parameters were fitted on these same users, so its row is optimistic")
     params = {"posts": str(prepared.posts_path), "labels": str(labels_path), "users": len(labels), "mode": mode,
               "fusion": fusion, **_pipeline_params(pipeline)}
     top5 = {row: {user: r[:5] for user, r in by_user.items()} for row, by_user in ranked.items()}

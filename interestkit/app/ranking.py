@@ -73,7 +73,8 @@ def fusion_spec(name: str | None, weights: str | None = None, log=_quiet) -> Fus
             raise ConfigError(f"{document['source']} holds parameters of fusion {document['fusion']!r}, "
                               f"not of {name!r}; pass --fusion {document['fusion']}")
         log(f"fusion {name}: parameters {document['params']} from {document['source']}")
-        return FusionSpec(name, document["params"], document["source"])
+        fitted_on = (document.get("fitted_on") or {}).get("sha256", "")
+        return FusionSpec(name, document["params"], document["source"], fitted_on)
     if info.cls.fittable:
         log(f"fusion {name}: default parameters {info.cls().params()} (fit them with 'interestkit fusion fit', "
             "then pass its URI with --fusion-weights)")

@@ -77,6 +77,7 @@ class FusionSpec:
     name: str = DEFAULT_FUSION
     params: Mapping[str, Any] = field(default_factory=dict)
     source: str = "defaults"
+    fitted_on: str = ""  # SHA-256 of the posts and labels the parameters were fitted on, if known
 
     def as_dict(self) -> dict:
         """Name, parameters, where they came from, and the distribution that provides the fusion."""
