@@ -12,6 +12,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+#: the worked-example distributions: installed by the tests that use them, never collected
+collect_ignore_glob = ["fixtures/*"]
 
 
 @pytest.fixture(scope="session")

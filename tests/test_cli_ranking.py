@@ -84,7 +84,8 @@ def test_rank_formats(users):
     ranked = json.loads(result.stdout)
     assert len(ranked) == 6
     first = ranked[0]
-    assert set(first) == {"user_id", "interests", "ads", "posts_used", "window", "skipped", "warnings"}
+    assert set(first) == {"user_id", "interests", "ads", "posts_used", "window", "skipped", "warnings", "fusion"}
+    assert first["fusion"] == "score_sum"  # the JSON names the fusion that ranked the user
     assert [i["rank"] for i in first["interests"]] == [1, 2]
     assert set(first["interests"][0]) == {"interest", "score", "rank", "posts"}
     assert first["interests"][0]["score"] >= first["interests"][1]["score"]
@@ -143,8 +144,9 @@ def test_evaluate_json_fusion_all_and_its_mlflow_run(users):
     assert result.exit_code == 0, result.output
     table = json.loads(result.stdout)  # one JSON object, nothing else on stdout
     assert set(table) == {"text", "image"} | FUSIONS
-    for row in table.values():
-        assert set(row) == METRICS and row["users"] == 6
+    for name, row in table.items():
+        assert set(row) == METRICS | {"fusion"} and row["users"] == 6
+        assert row["fusion"] == (name if name in FUSIONS else None)
         for key in METRICS - {"users", "hit_at_1_ci", "hit_at_5_ci"}:
             assert 0.0 <= row[key] <= 1.0
         assert row["hit_at_1_ci"][0] <= row["hit_at_1"] <= row["hit_at_1_ci"][1]

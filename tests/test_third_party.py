@@ -16,55 +16,7 @@ from click.testing import CliRunner
 
 from interestkit import hooks as plugins
 from interestkit.errors import PluginError
-
-PLUGIN_SOURCE = '''
-"""{doc}"""
-from interestkit import Encoder, hookimpl
-
-
-class {cls}(Encoder):
-    """An encoder from {dist}."""
-
-    modality = "text"
-
-
-@hookimpl
-def register_encoders(register):
-    {register_body}
-'''
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    """A folder on sys.path where tests put distributions; their modules are forgotten after."""
-    folder = tmp_path / "site"
-    folder.mkdir()
-    monkeypatch.syspath_prepend(str(folder))
-    before = set(sys.modules)
-    plugins.reset()
-    yield folder
-    for name in set(sys.modules) - before:
-        if name.startswith("ik_test_"):
-            del sys.modules[name]
-    plugins.reset()
-
-
-def add_distribution(site, dist, module, entry_point=None, version="1.0", source=None, encoder=None,
-                     keras_objects=None):
-    """Write ``<module>.py`` and the ``.dist-info`` of distribution ``dist`` into ``site``."""
-    encoder = encoder or module.removeprefix("ik_test_")
-    body = source if source is not None else PLUGIN_SOURCE.format(
-        doc=f"The {dist} plugin.", cls="ThisEncoder", dist=dist,
-        register_body=f"register({encoder!r}, ThisEncoder)")
-    (site / f"{module}.py").write_text(textwrap.dedent(body), encoding="utf-8")
-    info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n", encoding="utf-8")
-    groups = f"[interestkit]\n{entry_point or module} = {module}\n"
-    if keras_objects:
-        groups += f"\n[interestkit.keras_objects]\n{entry_point or module} = {keras_objects}\n"
-    (info / "entry_points.txt").write_text(groups, encoding="utf-8")
-
+from plugin_fixtures import PLUGIN_SOURCE, add_distribution, site  # noqa: F401 (site: a fixture)
 
 @pytest.fixture
 def two_plugins(site):
@@ -205,8 +157,11 @@ def test_strict_mode_makes_a_broken_plugin_an_error(two_plugins, monkeypatch):
                      source="raise ValueError('bad config')\n")
     monkeypatch.setenv("INTERESTKIT_PLUGINS", "alpha,broken")
     monkeypatch.setenv("INTERESTKIT_STRICT_PLUGINS", "1")
-    with pytest.raises(PluginError, match=r"'broken'.*ValueError: bad config.*strict"):
+    with pytest.raises(PluginError, match=r"'broken'.*ValueError: bad config.*strict") as error:
         plugins.collect("encoder")
+    assert "skipped" not in str(error.value)  # in strict mode nothing is skipped: the command fails
+    assert str(error.value) == ("plugin 'broken' (interestkit-broken 1.0): failed to load: ValueError: bad config "
+                                "(strict mode: fix the plugin, uninstall it or leave it out of INTERESTKIT_PLUGINS)")
 
 
 def _cli_has_strict_flag():
@@ -225,6 +180,7 @@ def test_strict_plugins_flag(two_plugins, monkeypatch):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          env=_env_with_path(two_plugins))
     assert out.returncode == 2 and "bad config" in out.stderr and "Traceback" not in out.stderr, out.stderr
+    assert "skipped" not in out.stderr and "strict mode" in out.stderr, out.stderr
     lenient = subprocess.run([sys.executable, "-c", code.replace("'--strict-plugins', ", "")],
                              capture_output=True, text=True, timeout=120, env=_env_with_path(two_plugins))
     assert lenient.returncode == 0 and lenient.stderr.count("bad config") == 1, lenient.stderr
@@ -243,8 +199,9 @@ def test_same_encoder_name_from_two_distributions_names_both(site, monkeypatch):
     add_distribution(site, "interestkit-one", "ik_test_one", entry_point="one", encoder="twin")
     add_distribution(site, "interestkit-two", "ik_test_two", entry_point="two", encoder="twin")
     monkeypatch.setenv("INTERESTKIT_PLUGINS", "one,two")
+    assert "twin" not in encoder_names()
     with pytest.raises(PluginError) as error:
-        plugins.collect("encoder")
+        plugins.get("encoder", "twin")
     message = str(error.value)
     assert "'twin'" in message and "interestkit-one" in message and "interestkit-two" in message
 

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import hooks, tracking
-from ..errors import ConfigError
+from ..errors import ConfigError, PluginError
 from ..ranking.evaluation import evaluate, fit_fusion
 from ..ranking.pipeline import FusionSpec
 from .ranking import Prepared
@@ -33,12 +33,13 @@ def evaluation_rows(mode: str, fusion: str) -> list[tuple[str, str, str | None]]
     """(row name, mode, fusion name or None) for each row of the evaluation table.
 
     With one fusion the fused row is ``fused``; with ``--fusion all`` there is one row per
-    fusion plugin, named after it.
+    fusion plugin, named after it, including those that cannot be used (their rows say why).
     """
     rows = [(m, m, None) for m in ("text", "image") if mode in ("all", m)]
     if mode in ("all", "fused"):
         if fusion == "all":
-            rows.extend((name, "fused", name) for name in hooks.collect("fusion"))
+            collected = hooks.registrations("fusion")
+            rows.extend((name, "fused", name) for name in [*collected.usable, *collected.unusable])
         else:
             rows.append(("fused", "fused", fusion))
     return rows
@@ -58,11 +59,16 @@ def run_evaluation(prepared: Prepared, labels_path, mode: str, fusion: str, log=
     _, _, scores = score_users(prepared, log)
     table, ranked = {}, {}
     for row, row_mode, fusion_name in evaluation_rows(mode, fusion):
-        row_pipeline = pipeline
-        if fusion_name and fusion_name != pipeline.fusion.name:
-            row_pipeline = pipeline.replace(fusion=FusionSpec(fusion_name))
-        ranked[row] = row_pipeline.rankings(scores, row_mode)
-        table[row] = evaluate(ranked[row], labels)
+        try:
+            row_pipeline = pipeline
+            if fusion_name and fusion_name != pipeline.fusion.name:
+                row_pipeline = pipeline.replace(fusion=FusionSpec(fusion_name))
+            ranked[row] = row_pipeline.rankings(scores, row_mode)
+        except PluginError as error:  # one fusion's failure is its row's, not the evaluation's
+            table[row] = {"fusion": fusion_name, "error": str(error)}
+            log(f"error: {row}: {error}")
+            continue
+        table[row] = {"fusion": fusion_name, **evaluate(ranked[row], labels)}
     if pipeline.fusion.fitted_on and pipeline.fusion.fitted_on == fingerprint(prepared.posts_path, labels_path):
         log(f"note: the {pipeline.fusion.name} parameters were fitted on these same users, so its row is optimistic")
     params = {"posts": str(prepared.posts_path), "labels": str(labels_path), "users": len(labels), "mode": mode,

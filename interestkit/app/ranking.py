@@ -66,7 +66,7 @@ def fusion_spec(name: str | None, weights: str | None = None, log=_quiet) -> Fus
     fusion the parameters are for (without parameters: the default fusion)."""
     document = tracking.load_fusion_document(weights) if weights else None
     if name in (None, "all"):
-        name = document["fusion"] if document else DEFAULT_FUSION
+        name = document["fusion"] if document else _default_fusion(every=name == "all")
     info = hooks.get("fusion", name)
     if document:
         if document["fusion"] != name:
@@ -79,6 +79,12 @@ def fusion_spec(name: str | None, weights: str | None = None, log=_quiet) -> Fus
         log(f"fusion {name}: default parameters {info.cls().params()} (fit them with 'interestkit fusion fit', "
             "then pass its URI with --fusion-weights)")
     return FusionSpec(name, {}, "defaults")
+
+
+def _default_fusion(every: bool) -> str:
+    """The default fusion; for ``--fusion all`` (each fusion its own row) any usable one will do."""
+    usable = hooks.collect("fusion")
+    return DEFAULT_FUSION if DEFAULT_FUSION in usable or not every or not usable else next(iter(usable))
 
 
 def media_policy(posts_path=None, media_root=None, allow_outside: bool = False) -> MediaPolicy:

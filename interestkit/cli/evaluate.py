@@ -12,6 +12,7 @@ from ..errors import ConfigError
 from ..ranking.order import MODES
 from .options import fusion_options, pipeline_options, ranking_options
 from .output import echo_err, table_text
+from .ranking import fusion_note
 
 
 @click.command()
@@ -37,16 +38,24 @@ def evaluate(posts_path, labels_path, mode, fusion, fusion_weights, fmt, **value
         click.echo(json.dumps(table, indent=2))
         return
     if mode in ("all", "fused") and fusion != "all":
-        echo_err(f"fused: {prepared.pipeline.fusion.name} ({prepared.pipeline.fusion.source})")
+        echo_err(f"fused: {fusion_note(prepared.pipeline)}")
     click.echo(format_evaluation(table))
 
 
 def format_evaluation(table: dict) -> str:
-    """The evaluation as an aligned text table (fractions, 95% bootstrap intervals)."""
-    headers = ("mode", "users", "hit@1", "hit@3", "hit@5", "MRR", "nDCG@5", "recall@5", "hit@1 95% CI", "hit@5 95% CI")
+    """The evaluation as an aligned text table (fractions, 95% bootstrap intervals), with the
+    fusion of each fused row; a row whose fusion failed shows dashes (its error is on stderr)."""
+    headers = ("mode", "users", "hit@1", "hit@3", "hit@5", "MRR", "nDCG@5", "recall@5", "hit@1 95% CI", "hit@5 95% CI",
+               "fusion")
     keys = ("hit_at_1", "hit_at_3", "hit_at_5", "mrr", "ndcg_at_5", "recall_at_5")
-    rows = [[name, row["users"], *(_fraction(row[k]) for k in keys), _interval(row["hit_at_1_ci"]),
-             _interval(row["hit_at_5_ci"])] for name, row in table.items()]
+    rows = []
+    for name, row in table.items():
+        fusion = row.get("fusion") or "-"
+        if "error" in row:
+            rows.append([name, "-", *["-"] * (len(headers) - 3), f"{fusion} (failed)"])
+            continue
+        rows.append([name, row["users"], *(_fraction(row[k]) for k in keys), _interval(row["hit_at_1_ci"]),
+                     _interval(row["hit_at_5_ci"]), fusion])
     return table_text(headers, rows)
 
 

@@ -60,6 +60,8 @@ def cli(ctx, strict_plugins):
     """
     if strict_plugins:
         _strict_plugins(ctx)
+    if hooks.strict_mode() and ctx.invoked_subcommand != "plugins":  # 'plugins' lists everything first
+        hooks.check_plugins()
 
 
 def _strict_plugins(ctx):
@@ -94,7 +96,15 @@ def _global_options(args):
 
 def _register_plugin_commands():
     try:
-        hooks.get_plugin_manager().hook.register_commands(cli=cli)
+        with hooks.lenient():  # in strict mode the command fails on its own, after 'plugins' could list them
+            pm = hooks.get_plugin_manager()
+            for impl in pm.hook.register_commands.get_hookimpls():
+                try:
+                    impl.function(cli=cli)
+                except Exception as error:  # one plugin's commands, not the whole CLI
+                    hooks.report(hooks.Problem(hooks.describe_plugin(pm, impl.plugin_name),
+                                               f"failed in register_commands: {hooks.one_line(error)}",
+                                               "its commands are skipped", impl.plugin_name, True))
     except InterestkitError as error:
         echo_err(f"Error: {error}")
         sys.exit(error.exit_code)

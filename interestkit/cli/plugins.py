@@ -7,26 +7,59 @@ import json
 import click
 
 from .. import hooks
+from ..hooks.imports import HEAVY, HINT, LIMIT_S, check_entry_points
 from ..modeling.cache import FeatureCache
-from .output import print_table
+from .output import echo_err, print_table
 
 
 @click.command(name="plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
-def plugins_command(as_json):
-    """List registered encoders, classifiers and fusions."""
-    rows = [info.as_dict() for info in hooks.all_plugins()]
-    providers = hooks.plugin_rows()
+@click.option("--check", is_flag=True,
+              help=f"Also import each plugin in a fresh process: flag those that load {', '.join(HEAVY)} or take "
+                   f"more than {LIMIT_S} s (exit code 1 if any does).")
+def plugins_command(as_json, check):
+    """List every encoder, classifier and fusion, and every plugin, with what is wrong with them.
+
+    Everything is listed, broken plugins and clashing names included; in strict mode
+    (--strict-plugins) the command then fails if anything is wrong.
+    """
+    with hooks.lenient():
+        rows = [info.as_dict() for info in hooks.inventory()]
+        providers = hooks.plugin_rows()
+    costs = [cost.as_dict() for cost in check_entry_points()] if check else []
     if as_json:
-        click.echo(json.dumps(rows + providers, indent=2))
-        return
-    headers = ("kind", "name", "modality", "package", "version", "description")
-    print_table(headers, [[str(row[h] if row[h] is not None else "-") for h in headers] for row in rows])
+        click.echo(json.dumps(rows + providers + [dict(c, kind="import") for c in costs], indent=2))
+    else:
+        _print_tables(rows, providers, costs)
+    hooks.enforce_strict()
+    if any(c["problems"] for c in costs):
+        for cost in costs:
+            for problem in cost["problems"]:
+                echo_err(f"{cost['plugin']} ({cost['package']}): {problem}")
+        echo_err(f"hint: {HINT}")
+        click.get_current_context().exit(1)
+
+
+def _cell(row, header) -> str:
+    """A registration's cell; a registration that cannot be used shows why instead of its description."""
+    if header == "description" and row["status"] != "ok":
+        return row["problem"]
+    return "-" if row[header] is None else str(row[header])
+
+
+def _print_tables(rows, providers, costs):
+    headers = ("kind", "name", "modality", "package", "version", "status", "description")
+    print_table(headers, [[_cell(row, h) for h in headers] for row in rows])
     click.echo("")
-    print_table(("plugin", "package", "version", "hooks"), [
-        [row["name"], row["package"] or "-", row["version"] or "-",
-         ", ".join(row["hooks"]) if row["status"] == "ok" else f"failed: {row['description']}"]
+    print_table(("plugin", "package", "version", "status", "hooks and problems"), [
+        [row["name"], row["package"] or "-", row["version"] or "-", row["status"],
+         "; ".join(([", ".join(row["hooks"])] if row["hooks"] else []) + row["problems"]) or "-"]
         for row in providers])
+    if costs:
+        click.echo("")
+        print_table(("plugin", "package", "import s", "imports", "check"), [
+            [c["plugin"], c["package"], "-" if c["seconds"] is None else f"{c['seconds']:.2f}",
+             ", ".join(c["heavy"]) or "-", "; ".join(c["problems"]) or "ok"] for c in costs])
 
 
 @click.group()

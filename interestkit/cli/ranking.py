@@ -53,17 +53,31 @@ def rank(posts_path, top_k, mode, fusion, fusion_weights, fmt, **values):
                        fusion=fusion, fusion_weights=fusion_weights, options=pipeline_options(values, top_k=top_k),
                        media_root=values["media_root"], allow_outside=values["allow_outside_paths"], log=echo_err)
     users = rank_posts(prepared)
-    if mode == "fused":
-        echo_err(f"fused with {prepared.pipeline.fusion.name} ({prepared.pipeline.fusion.source})")
-    click.echo(format_rankings(users, fmt), nl=fmt != "csv")
+    used = prepared.pipeline.fusion.name if mode == "fused" else None
+    if used:
+        echo_err(f"fused with {fusion_note(prepared.pipeline)}")
+    click.echo(format_rankings(users, fmt, used), nl=fmt != "csv")
     if fmt == "table":
         print_warnings(users)
 
 
-def format_rankings(users, fmt: str) -> str:
+def fusion_note(pipeline) -> str:
+    """``NAME (where its parameters came from)``, and its distribution when it is not a built-in."""
+    described = pipeline.fusion.as_dict()
+    origin = "" if described["package"] == "interestkit" else \
+        f" from {described['package']} {described['package_version']}"
+    return f"{described['name']} ({described['source']}){origin}"
+
+
+def as_json(users, fusion: str | None) -> str:
+    """The JSON list of user answers; each names the fusion that ranked it (null: one modality)."""
+    return json.dumps([dict(rounded(user.as_dict()), fusion=fusion) for user in users], indent=2, ensure_ascii=False)
+
+
+def format_rankings(users, fmt: str, fusion: str | None = None) -> str:
     """Rankings as a table, a JSON list or CSV rows (one per user and rank)."""
     if fmt == "json":
-        return json.dumps([rounded(user.as_dict()) for user in users], indent=2, ensure_ascii=False)
+        return as_json(users, fusion)
     rows = [(user.user_id, item.rank, item.interest, f"{item.score:.4f}", " ".join(item.posts))
             for user in users for item in user.interests]
     if fmt == "csv":
@@ -100,8 +114,11 @@ def recommend(posts_path, ads_path, top_n, top_k, mode, fusion, fusion_weights, 
                        options=pipeline_options(values, top_k=top_k, top_n_ads=top_n), ads_path=ads_path,
                        media_root=values["media_root"], allow_outside=values["allow_outside_paths"], log=echo_err)
     users = rank_posts(prepared)
+    used = prepared.pipeline.fusion.name if mode == "fused" else None
+    if used:
+        echo_err(f"fused with {fusion_note(prepared.pipeline)}")
     if fmt == "json":
-        click.echo(json.dumps([rounded(user.as_dict()) for user in users], indent=2, ensure_ascii=False))
+        click.echo(as_json(users, used))
         return
     for user in users:
         top = ", ".join(f"{i.interest} {i.score:.2f}" for i in user.interests)

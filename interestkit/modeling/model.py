@@ -25,7 +25,7 @@ from ..atomic import atomic_folder
 from ..data import text as text_utils
 from ..data.images import load_images
 from ..errors import ModelError
-from ..hooks import import_keras_objects
+from ..hooks import KERAS_OBJECTS_GROUP, import_keras_objects, one_line, requirements
 from .calibration import apply_temperature
 from .features import image_features
 
@@ -177,6 +177,25 @@ class InterestModel:
         meta.pop("format", None)
         keras = _keras()
         import_keras_objects()  # installed plugins' custom layers (e.g. the minilm tokeniser)
-        encoder = keras.models.load_model(directory / "encoder.keras", compile=False, safe_mode=True)
-        head = keras.models.load_model(directory / "head.keras", compile=False, safe_mode=True)
+        try:
+            encoder = keras.models.load_model(directory / "encoder.keras", compile=False, safe_mode=True)
+            head = keras.models.load_model(directory / "head.keras", compile=False, safe_mode=True)
+        except Exception as error:
+            raise ModelError(load_failure(directory, meta, error)) from None
         return cls(meta.pop("modality"), meta.pop("labels"), encoder, head, meta)
+
+
+def load_failure(directory, meta: dict, error: Exception) -> str:
+    """Why a model folder's Keras files did not load, and what to install or allow, from ``meta.json``."""
+    needs = requirements.model_needs(meta)
+    unmet = requirements.missing(needs)
+    if unmet:
+        return f"{directory}: this model needs what is not available here: {'; '.join(unmet)}"
+    keras_said = one_line(error)
+    keras_said = keras_said if len(keras_said) <= 300 else keras_said[:297] + "..."
+    third_party = [n for n in needs if n.package != "interestkit"]
+    hint = (f"if {' or '.join(n.package for n in third_party)} defines custom Keras layers, it must name the module "
+            f"that registers them in the '{KERAS_OBJECTS_GROUP}' entry-point group" if third_party else
+            "the model may come from another interestkit or Keras version")
+    notes = "".join(f"; {note}" for note in requirements.version_notes(needs))
+    return f"{directory}: Keras cannot load the model ({keras_said}); {hint}{notes}"

@@ -16,10 +16,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .. import __version__
+from .. import __version__, hooks
 from ..atomic import atomic_folder
 from ..data.paths import MediaPolicy
-from ..errors import ModelError
+from ..errors import ModelError, PluginError
+from ..hooks import requirements
 from ..modeling.model import load_model
 from ..recommend import ad_from_dict, ad_to_dict
 from .pipeline import FusionSpec, RankingOptions, RankingPipeline
@@ -63,12 +64,24 @@ def load_bundle(directory, media: MediaPolicy | None = None, cache=None) -> Rank
     """The saved pipeline; ``media`` replaces the saved media policy when given."""
     directory = Path(directory)
     spec = read_spec(directory)
+    _check_fusion(directory, spec["fusion"])  # before the models: it is the quick check
     models = {m: load_model(directory / m) for m in spec["modalities"]}
     saved_media = spec.get("media") or {}
     if media is None:
         media = MediaPolicy(saved_media.get("media_root"), bool(saved_media.get("allow_outside")))
-    fusion = spec["fusion"]  # "package" / "package_version": what must be installed to load it
+    fusion = spec["fusion"]
     return RankingPipeline(models, FusionSpec(fusion["name"], fusion.get("params") or {}, fusion.get("source", "")),
                            RankingOptions.from_dict(spec["options"], f"{directory / SPEC_FILE}: options"),
                            tuple(ad_from_dict(a) for a in spec.get("ads", [])), cache, media,
                            spec.get("provenance") or {})
+
+
+def _check_fusion(directory: Path, fusion: dict) -> None:
+    """ModelError naming the distribution to install or allow when the saved fusion is not usable here."""
+    try:
+        hooks.get("fusion", fusion["name"])
+    except PluginError as error:
+        need = requirements.Need(f"its fusion {fusion['name']!r}", fusion.get("package") or "",
+                                 str(fusion.get("package_version") or ""))
+        unmet = requirements.problem_of(need)
+        raise ModelError(f"{directory}: this hybrid cannot rank here: {unmet or error}") from None

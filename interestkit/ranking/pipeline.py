@@ -27,6 +27,7 @@ from ..errors import ConfigError
 from ..options import Option, validate_options
 from ..recommend import Ad, recommend
 from .aggregation import AGGREGATIONS, all_user_scores
+from .fusing import guarded_fusion
 from .order import MODES, UserRanking, combine, order, rank_users
 from .scoring import ScoredPosts, score_posts
 
@@ -123,11 +124,7 @@ class RankingPipeline:
         object.__setattr__(self, "models", MappingProxyType(models))
         object.__setattr__(self, "ads", tuple(self.ads))
         object.__setattr__(self, "provenance", MappingProxyType({k: dict(v) for k, v in self.provenance.items()}))
-        info = hooks.get("fusion", self.fusion.name)
-        try:
-            fuser = info.cls(**dict(self.fusion.params))
-        except ConfigError as error:
-            raise ConfigError(f"fusion {self.fusion.name!r} ({self.fusion.source}): {error}") from None
+        fuser = guarded_fusion(hooks.get("fusion", self.fusion.name), dict(self.fusion.params), self.fusion.source)
         object.__setattr__(self, "_fuser", fuser)
 
     # --- derived ------------------------------------------------------------------------

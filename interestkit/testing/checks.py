@@ -9,21 +9,25 @@ back::
     def test_my_encoder():
         check_encoder(MyEncoder, "text", {"units": 8})
 
-* ``check_encoder(cls, modality, tiny_options)``: builds the encoder on a tiny labelled
-  dataset, trains it one step with the softmax head, and checks that predictions are
-  unchanged after ``InterestModel.save``/``load`` and after logging, registering and
-  loading the model through MLflow (in a temporary store).
+* ``check_encoder(cls, modality, tiny_options)``: the class would be accepted at
+  registration; it builds on a tiny labelled dataset and trains one step with the
+  softmax head; the saved model loads, with the same predictions, in a fresh process
+  that finds plugins only through installed entry points (``interestkit.testing.process``),
+  and after logging, registering and loading it through MLflow (a temporary store).
 * ``check_classifier(cls, options)``: shapes, probabilities, one training step, ``.keras``
   round trip.
-* ``check_fusion(cls, options)``: a missing modality, the union of labels, empty input,
-  determinism, inputs left untouched.
+* ``check_fusion(cls, options)``: the fusion contract (``interestkit.testing.fusions``).
+* ``check_import_cost(module)``: the plugin's entry point imports no heavy library and
+  takes at most 0.5 s (``interestkit.testing.process``).
+
+A method left to the subclass (``build``, ``fuse``) and a model that does not load
+again are ``AssertionError``s with a hint.
 
 They need TensorFlow (encoder and classifier checks) and write only to temporary folders.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import os
@@ -36,12 +40,13 @@ import numpy as np
 from .. import hooks, tracking
 from ..data.datasets import load_dataset
 from ..hooks import PluginInfo
-from ..interfaces import MODALITIES, Classifier, Encoder, Fusion
+from ..hooks import validation
+from ..interfaces import MODALITIES
 from ..modeling import config
 from ..modeling.config import TRAINING_RULES
-from ..modeling.model import InterestModel
 from ..modeling.train import train
 from ..options import validate_options
+from . import process
 from .synthetic import make_image, make_text_table
 
 TINY_LABELS = ("Cooking", "Golf", "Pets")
@@ -63,10 +68,31 @@ def check(condition, message: str) -> None:
         raise AssertionError(message)
 
 
-def _named(cls, kind_base, what):
-    check(isinstance(cls, type) and issubclass(cls, kind_base),
-          f"{what} must be a subclass of interestkit.{kind_base.__name__}, got {cls!r}")
-    return cls.name or cls.__name__.lower()
+def checked_class(kind: str, cls) -> str:
+    """The name to check ``cls`` under; AssertionError if interestkit would refuse to register it."""
+    problem = validation.registration_problem(kind, cls)
+    name = getattr(cls, "name", "") or getattr(cls, "__name__", type(cls).__name__).lower()
+    check(problem is None, f"{name}: registered as {_article(kind)} {kind}, it would be refused: {problem}")
+    return name
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
+def calling(name: str, method: str, function, *args):
+    """``function(*args)``; an exception becomes an AssertionError naming the method (and, for
+    NotImplementedError, saying that the method still has to be written)."""
+    try:
+        return function(*args)
+    except AssertionError:
+        raise
+    except NotImplementedError as error:
+        said = f": {error}" if str(error) else ""
+        raise AssertionError(f"{name}: {method} is not implemented (it raised NotImplementedError{said}): "
+                             "implement it in the subclass") from error
+    except Exception as error:
+        raise AssertionError(f"{name}: {method} failed: {type(error).__name__}: {error}") from error
 
 
 # --- encoders ----------------------------------------------------------------------
@@ -79,7 +105,8 @@ def check_encoder(cls, modality: str, tiny_options: dict | None = None, per_labe
     image size, no pretrained download). The encoder is trained with the built-in
     ``softmax`` head on ``per_label`` examples of each of three labels.
     """
-    name = _named(cls, Encoder, "encoder class")
+    name = checked_class("encoder", cls)
+    name = next((n for n, info in hooks.collect("encoder").items() if info.cls is cls), name)
     check(modality in MODALITIES, f"modality must be one of {MODALITIES}, got {modality!r}")
     check(cls.modality == modality, f"{name}: modality is {cls.modality!r}, expected {modality!r}")
     encoder = cls(**(tiny_options or {}))
@@ -89,17 +116,21 @@ def check_encoder(cls, modality: str, tiny_options: dict | None = None, per_labe
     with tempfile.TemporaryDirectory(prefix="interestkit-check-") as tmp:
         tmp = Path(tmp)
         dataset, samples = _tiny_dataset(modality, tmp / "data", per_label)
-        _check_built_model(name, encoder, encoder.build(dataset.inputs if modality == "text" else None))
+        built = calling(name, "build()", encoder.build, dataset.inputs if modality == "text" else None)
+        _check_built_model(name, encoder, built)
         result = _train_one_step(encoder, dataset)
         model = result.model
+        found = process.distribution_of(cls)
+        if found:  # recorded as `interestkit train` records it: a failed load can then name it
+            model.meta.update(plugin_package=found[0], plugin_package_version=found[1])
         expected = _predict(model, samples)
         check(expected.shape == (len(samples), len(TINY_LABELS)),
               f"{name}: predictions have shape {expected.shape}, expected {(len(samples), len(TINY_LABELS))}")
         check(np.all(np.isfinite(expected)), f"{name}: predictions contain NaN or infinity")
         check(np.allclose(expected.sum(axis=1), 1.0, atol=1e-4), f"{name}: prediction rows do not sum to 1")
         _check_same(name, "predicting twice", expected, _predict(model, samples))
-        reloaded = InterestModel.load(model.save(tmp / "saved"))
-        _check_same(name, "InterestModel.save/load", expected, _predict(reloaded, samples))
+        again = process.load_in_fresh_process(model.save(tmp / "saved"), samples, found[0] if found else None)
+        _check_same(name, "saving and loading in a fresh process", expected, again)
         from_mlflow = _mlflow_round_trip(encoder, result, dataset, tmp)
         _check_same(name, "MLflow log/register/load", expected, _predict(from_mlflow, samples))
         return model
@@ -136,12 +167,9 @@ def _softmax_head():
 
 
 def _train_one_step(encoder, dataset):
-    try:
-        return train(encoder, _softmax_head(), dataset, _training_options(), log=lambda message: None)
-    except AssertionError:
-        raise
-    except Exception as error:
-        raise AssertionError(f"{encoder.name}: training one step failed: {type(error).__name__}: {error}") from error
+    head, options = _softmax_head(), _training_options()
+    return calling(encoder.name, "training one step",
+                   lambda: train(encoder, head, dataset, options, log=lambda message: None))
 
 
 def _check_built_model(name, encoder, keras_model):
@@ -202,8 +230,9 @@ def _mlflow_round_trip(encoder, result, dataset, tmp):
     """Log and register ``result`` in a temporary store, then load it back by model URI."""
     package = type(encoder).__module__.split(".")[0]
     info = PluginInfo(encoder.name, "encoder", type(encoder), "interestkit.testing", package, "0", [])
-    resolved = config.resolve({}, encoder.name, {"training": TINY_TRAINING,
-                                                 "tracking": {"experiment": "interestkit-testing"}})
+    resolved = {"plugin": encoder.name, "encoder": dict(encoder.options),
+                "classifier": {"name": "softmax", "options": {}}, "training": _training_options(),
+                "tracking": validate_options(config.TRACKING_RULES, {"experiment": "interestkit-testing"}, "tracking")}
     with temporary_store(tmp / "registry"):
         with tracking.training_run(resolved, info, dataset.fingerprint(), str(dataset.source)) as run:
             summary = run.finish(result, dataset.fingerprint(), register_model=True)
@@ -219,8 +248,8 @@ def check_classifier(cls, options: dict | None = None, feature_dim: int = 8, num
     """A head: shapes, probabilities, one training step, ``.keras`` round trip; returns the model."""
     import keras
 
-    name = _named(cls, Classifier, "classifier class")
-    head = cls(**(options or {})).build(feature_dim, num_labels)
+    name = checked_class("classifier", cls)
+    head = calling(name, "build()", cls(**(options or {})).build, feature_dim, num_labels)
     check(isinstance(head, keras.Model), f"{name}: build() must return a keras.Model, got {type(head).__name__}")
     check(tuple(head.input_shape) == (None, feature_dim),
           f"{name}: input shape {head.input_shape}, expected (None, {feature_dim})")
@@ -241,60 +270,3 @@ def check_classifier(cls, options: dict | None = None, feature_dim: int = 8, num
         reloaded = keras.models.load_model(path, compile=False, safe_mode=True)
     _check_same(name, ".keras save/load", expected, np.asarray(reloaded.predict(features, verbose=0)))
     return head
-
-
-# --- fusions ---------------------------------------------------------------------------
-
-
-FUSION_CASES = {
-    "one modality": {"text": {"Golf": 0.7, "Pets": 0.2, "Cooking": 0.1}},
-    "two modalities": {"text": {"Golf": 0.6, "Pets": 0.4}, "image": {"Pets": 0.5, "Cooking": 0.5}},
-}
-
-
-def check_fusion(cls, options: dict | None = None):
-    """A fusion: missing modality, union of labels, empty input, determinism; returns it."""
-    name = _named(cls, Fusion, "fusion class")
-    fusion = cls(**(options or {}))
-    examples = [(FUSION_CASES["two modalities"], "Pets"), (FUSION_CASES["one modality"], "Golf")]
-    fusion.fit(copy.deepcopy(examples))
-    _check_json(name, fusion.params())
-    for case in ("empty input", "only empty modalities"):
-        scores = {} if case == "empty input" else {"text": {}, "image": {}}
-        fused = _fuse(fusion, name, scores, case)
-        check(fused == {}, f"{name}: {case} must give {{}}, got {fused!r}")
-    single = FUSION_CASES["one modality"]
-    fused = _fuse(fusion, name, single, "a missing modality")
-    check(set(fused) == set(single["text"]),
-          f"{name}: with only text scores the result must cover exactly their interests; got {sorted(fused)}")
-    order = sorted(fused, key=lambda i: (-fused[i], i))
-    check(order == ["Golf", "Pets", "Cooking"],
-          f"{name}: with one modality the ranking must follow its scores (Golf, Pets, Cooking); got {order}")
-    both = FUSION_CASES["two modalities"]
-    fused = _fuse(fusion, name, both, "two modalities")
-    check(set(fused) == {"Cooking", "Golf", "Pets"},
-          f"{name}: the result must cover the union of the modalities' interests; got {sorted(fused)}")
-    reordered = {"image": dict(reversed(list(both["image"].items()))), "text": both["text"]}
-    again = _fuse(fusion, name, both, "a second call"), _fuse(fusion, name, reordered, "reordered input")
-    check(again == (fused, fused), f"{name}: fusing the same scores again (or in another order) gave a different result")
-    return fusion
-
-
-def _fuse(fusion, name, scores, case):
-    before = copy.deepcopy(scores)
-    try:
-        fused = fusion.fuse(scores)
-    except Exception as error:
-        raise AssertionError(f"{name}: fuse() raised on {case}: {type(error).__name__}: {error}") from error
-    check(scores == before, f"{name}: fuse() modified its input ({case})")
-    check(isinstance(fused, dict), f"{name}: fuse() must return a dict, got {type(fused).__name__} ({case})")
-    bad = {k: v for k, v in fused.items() if not isinstance(v, (int, float)) or not math.isfinite(v)}
-    check(not bad, f"{name}: fused scores must be finite numbers; got {bad} ({case})")
-    return fused
-
-
-def _check_json(name, params):
-    try:
-        json.dumps(params)
-    except (TypeError, ValueError) as error:
-        raise AssertionError(f"{name}: params() must be JSON data (it is saved with the model): {error}")

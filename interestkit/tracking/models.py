@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .. import __version__
-from ..errors import DataError, ModelError
+from ..errors import DataError, InterestkitError, ModelError
 from ..modeling.model import load_model
 from ..ranking.bundle import save_bundle, spec_of
 from .registry import CHAMPION, HYBRID_NAME, describe_uri, register, registered_name
@@ -100,6 +100,8 @@ def _load_pyfunc(uri: str, what: str, build_hint: str):
     configure()
     try:
         return mlflow.pyfunc.load_model(uri)
+    except InterestkitError as error:  # the model exists; what it needs here is missing (it says what)
+        raise type(error)(f"{what} {uri!r} cannot be loaded: {error}") from None
     except Exception as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         exists = bool(describe_uri(uri)) or uri.startswith("runs:/")
