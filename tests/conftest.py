@@ -2,6 +2,7 @@
 
 import os
 import random
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,24 @@ def isolated_store(tmp_path_factory, monkeypatch, empty_store_template):
     yield root / "registry"
     hooks.reset()
     os.environ.pop("MLFLOW_TRACKING_URI", None)  # exported by mlflow.set_tracking_uri
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    """A folder on sys.path where tests put distributions (``plugin_fixtures.add_distribution``);
+    their ``ik_test_*`` modules are forgotten after."""
+    from interestkit import hooks
+
+    folder = tmp_path / "site"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
+    before = set(sys.modules)
+    hooks.reset()
+    yield folder
+    for name in set(sys.modules) - before:
+        if name.startswith("ik_test_"):
+            del sys.modules[name]
+    hooks.reset()
 
 
 WORDS = {

@@ -1,6 +1,6 @@
 """Installed distributions for plugin tests: written by hand (milliseconds) or installed by pip.
 
-``site`` is a folder on ``sys.path`` where ``add_distribution`` writes a plugin module and
+``site`` (a fixture of conftest.py) is a folder on ``sys.path`` where ``add_distribution`` writes a plugin module and
 its ``.dist-info`` (``METADATA``, ``entry_points.txt``): ``importlib.metadata`` finds it
 exactly like a pip-installed distribution. ``install_worked_examples`` pip-installs the
 documented example plugins of ``tests/fixtures/`` into a folder (a few seconds).
@@ -12,9 +12,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
-from interestkit import hooks as plugins
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 WORKED_EXAMPLES = ("interestkit-cnntext", "interestkit-gatedhead", "interestkit-maxfusion")
@@ -37,21 +34,6 @@ class {cls}(Encoder):
 def register_encoders(register):
     {register_body}
 '''
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    """A folder on sys.path where tests put distributions; their modules are forgotten after."""
-    folder = tmp_path / "site"
-    folder.mkdir()
-    monkeypatch.syspath_prepend(str(folder))
-    before = set(sys.modules)
-    plugins.reset()
-    yield folder
-    for name in set(sys.modules) - before:
-        if name.startswith("ik_test_"):
-            del sys.modules[name]
-    plugins.reset()
 
 
 def add_distribution(site, dist, module, entry_point=None, version="1.0", source=None, encoder=None,

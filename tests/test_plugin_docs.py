@@ -32,3 +32,16 @@ def test_every_entry_documents_the_arguments_of_its_hook():
     for name in hook_specs():
         arguments = ", ".join(inspect.signature(getattr(hookspecs, name)).parameters)
         assert f"`{name}({arguments})`" in text, f"docs/plugins.md: the {name} entry should show `{name}({arguments})`"
+
+
+def test_the_worked_examples_shown_are_the_tested_fixtures():
+    """Each code block headed `# tests/fixtures/...` is that file, and every file of the examples is shown."""
+    root = DOC.parents[1]
+    blocks = re.findall(r"^```(?:python|toml)\n# (tests/fixtures/\S+)\n(.*?)^```$", DOC.read_text(encoding="utf-8"),
+                        flags=re.MULTILINE | re.DOTALL)
+    shown = {path: body for path, body in blocks}
+    files = {str(p.relative_to(root)) for p in (root / "tests" / "fixtures").rglob("*")
+             if p.suffix in (".py", ".toml") and "__pycache__" not in p.parts}
+    assert set(shown) == files, {"not shown": sorted(files - set(shown)), "not a fixture": sorted(set(shown) - files)}
+    for path, body in shown.items():
+        assert body == (root / path).read_text(encoding="utf-8"), f"docs/plugins.md shows another {path}"

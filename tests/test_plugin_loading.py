@@ -19,7 +19,7 @@ from interestkit.cli import cli
 from interestkit.errors import ModelError
 from interestkit.modeling.model import InterestModel, load_model
 from interestkit.testing import check_encoder
-from plugin_fixtures import add_distribution, fusion_distribution, site  # noqa: F401 (site: a fixture)
+from plugin_fixtures import add_distribution, fusion_distribution
 from support import register_fakes
 
 LABELS = ["Cooking", "Golf", "Pets"]

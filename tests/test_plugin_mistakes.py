@@ -14,11 +14,13 @@ import textwrap
 import pytest
 from click.testing import CliRunner
 
-from interestkit import hooks
+from conftest import write_captions
+from interestkit import Fusion, hooks
 from interestkit.cli import cli
+from interestkit.cli.options import parse_settings
 from interestkit.errors import PluginError
-from interestkit.testing import FakeInterestModel, check_import_cost
-from plugin_fixtures import add_distribution, fusion_distribution, site  # noqa: F401 (site: a fixture)
+from interestkit.testing import FakeInterestModel, check_fusion, check_import_cost
+from plugin_fixtures import add_distribution, fusion_distribution
 
 LABELS = ("Golf", "Cooking", "Pets")
 
@@ -265,3 +267,70 @@ def test_plugins_check_reports_heavy_and_slow_imports(site, monkeypatch):
     assert "hint: import TensorFlow, Keras and MLflow inside the methods" in result.stderr
     table = CliRunner().invoke(cli, ["plugins", "--check"])
     assert table.exit_code == 1 and "importing ik_test_slow takes" in table.stdout
+
+
+# --- check_fusion: the documented contract ---------------------------------------------------
+
+
+class Forgetful(Fusion):
+    """Learns a weight but params() does not return it."""
+
+    defaults = {"weight": 1.0}
+    fittable = True
+
+    def fit(self, examples):
+        self.options["weight"] = 3.0
+        return {"mrr": 1.0}
+
+    def fuse(self, scores):
+        weights = {"text": 1.0, "image": self.options["weight"]}
+        interests = sorted({i for s in scores.values() for i in s})
+        return {i: sum(weights.get(m, 1.0) * s.get(i, 0.0) for m, s in scores.items()) for i in interests}
+
+    def params(self):
+        return {}
+
+
+class Mutating(Fusion):
+    def fuse(self, scores):
+        scores.setdefault("text", {})["Golf"] = 1.0
+        return {i: v for s in scores.values() for i, v in s.items()}
+
+
+class NotYet(Fusion):
+    def fuse(self, scores):
+        raise NotImplementedError("coming soon")
+
+
+class Infinite(Fusion):
+    def fuse(self, scores):
+        return {i: float("inf") for s in scores.values() for i in s}
+
+
+@pytest.mark.parametrize("cls, message", [
+    (Forgetful, r"Forgetful\(\*\*params\(\)\) fuses differently .* params\(\) must return everything fit\(\) learnt"),
+    (Mutating, r"fuse\(\) modified its input"),
+    (NotYet, r"fuse\(\) on empty input is not implemented \(it raised NotImplementedError: coming soon\): "
+             r"implement it in the subclass"),
+    (Infinite, r"fused scores must be finite numbers"),
+    (type("NoFuse", (Fusion,), {}), r"it would be refused: NoFuse does not implement fuse\(\)"),
+])
+def test_check_fusion_names_what_breaks_the_contract(cls, message):
+    with pytest.raises(AssertionError, match=message):
+        check_fusion(cls)
+
+
+# --- passing options -------------------------------------------------------------------------
+
+
+def test_set_passes_options_checked_like_a_config(tmp_path):
+    captions = str(write_captions(tmp_path / "c.tsv", per_label=3))
+    bad = CliRunner().invoke(cli, ["train", "--plugin", "gru", "--data", captions, "--set", "units=3"])
+    assert "expected SECTION.KEY=VALUE with SECTION one of encoder, classifier, training, tracking" in error_line(bad)
+    typo = CliRunner().invoke(cli, ["train", "--plugin", "gru", "--data", captions, "--set", "encoder.unitz=3"])
+    assert "unknown option 'unitz' (did you mean 'units'?)" in error_line(typo)
+    bounds = CliRunner().invoke(cli, ["train", "--plugin", "gru", "--data", captions, "--set", "classifier.dropout=2"])
+    assert "dropout: must be at least 0 and less than 1, got 2" in error_line(bounds)
+    assert parse_settings(["encoder.units=8", "classifier.name=mlp", "training.calibrate=false",
+                           "encoder.label=hello world"]) == {"encoder": {"units": 8, "label": "hello world"},
+                                                      "classifier": {"name": "mlp"}, "training": {"calibrate": False}}

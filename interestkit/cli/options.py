@@ -11,6 +11,7 @@ from __future__ import annotations
 import click
 
 from ..app.ranking import IMAGE_URI, TEXT_URI
+from ..errors import ConfigError
 from ..ranking.aggregation import AGGREGATIONS
 from ..ranking.pipeline import DEFAULT_FUSION
 
@@ -75,3 +76,29 @@ def pipeline_options(values: dict, **extra) -> dict:
                "calibrate": not values["no_calibration"]}
     options.update({k: v for k, v in extra.items() if v is not None})
     return options
+
+
+SET_SECTIONS = ("encoder", "classifier", "training", "tracking")
+
+
+def parse_settings(settings) -> dict:
+    """``--set SECTION.KEY=VALUE`` flags as config overrides ``{section: {key: value}}``.
+
+    VALUE is read as YAML (``8``, ``0.5``, ``true``, ``[a, b]``, ``text``); the sections are
+    those of a config file, and every value is checked by the same rules as the file's.
+    """
+    import yaml
+
+    overrides: dict = {}
+    for setting in settings:
+        key, equals, text = setting.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not equals or not dot or not name or section not in SET_SECTIONS:
+            raise ConfigError(f"--set {setting!r}: expected SECTION.KEY=VALUE with SECTION one of "
+                              f"{', '.join(SET_SECTIONS)} (e.g. --set encoder.units=32)")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        overrides.setdefault(section, {})[name] = value
+    return overrides

@@ -8,6 +8,7 @@ import click
 
 from ..app.compare import COLUMNS, run_comparison
 from ..app.train import run_training
+from .options import parse_settings
 from .output import echo_err, given, print_table, progress_to_stderr
 
 
@@ -28,8 +29,11 @@ from .output import echo_err, given, print_table, progress_to_stderr
 @click.option("--experiment", help="MLflow experiment name.")
 @click.option("--registered-model", help="Register under this name instead of interestkit-<modality>.")
 @click.option("--no-register", is_flag=True, help="Track the run but register no model version.")
+@click.option("--set", "settings", multiple=True, metavar="SECTION.KEY=VALUE",
+              help="Any option of the config's encoder, classifier, training or tracking section, e.g. "
+                   "--set encoder.units=32 --set classifier.name=mlp (repeatable; wins over the other flags).")
 def train(plugin, data, config_path, epochs, batch_size, val_split, seed, max_rows, image_size, weights,
-          fine_tune, strict, no_cache, experiment, registered_model, no_register):
+          fine_tune, strict, no_cache, experiment, registered_model, no_register, settings):
     """Train an encoder + head on labelled captions or photos; track and register it."""
     training = given(epochs=epochs, batch_size=batch_size, val_split=val_split, seed=seed, max_rows=max_rows,
                       fine_tune=fine_tune, strict=strict)
@@ -41,7 +45,9 @@ def train(plugin, data, config_path, epochs, batch_size, val_split, seed, max_ro
     tracking = given(experiment=experiment, registered_model=registered_model)
     if no_register:
         tracking["register"] = False
-    overrides = {"training": training, "encoder": encoder, "tracking": tracking}
+    overrides = {"training": training, "encoder": encoder, "tracking": tracking, "classifier": {}}
+    for section, values in parse_settings(settings).items():
+        overrides[section].update(values)
     with progress_to_stderr():
         summary = run_training(data, plugin, config_path, overrides, log=echo_err)
     for note in summary["notes"]:

@@ -106,7 +106,10 @@ def check_encoder(cls, modality: str, tiny_options: dict | None = None, per_labe
     ``softmax`` head on ``per_label`` examples of each of three labels.
     """
     name = checked_class("encoder", cls)
-    name = next((n for n, info in hooks.collect("encoder").items() if info.cls is cls), name)
+    registered = next((info for info in hooks.collect("encoder").values() if info.cls is cls), None)
+    name = registered.name if registered else name
+    found = (registered.package, registered.version) if registered and registered.package != registered.plugin \
+        else process.distribution_of(cls)
     check(modality in MODALITIES, f"modality must be one of {MODALITIES}, got {modality!r}")
     check(cls.modality == modality, f"{name}: modality is {cls.modality!r}, expected {modality!r}")
     encoder = cls(**(tiny_options or {}))
@@ -120,7 +123,6 @@ def check_encoder(cls, modality: str, tiny_options: dict | None = None, per_labe
         _check_built_model(name, encoder, built)
         result = _train_one_step(encoder, dataset)
         model = result.model
-        found = process.distribution_of(cls)
         if found:  # recorded as `interestkit train` records it: a failed load can then name it
             model.meta.update(plugin_package=found[0], plugin_package_version=found[1])
         expected = _predict(model, samples)
@@ -129,7 +131,10 @@ def check_encoder(cls, modality: str, tiny_options: dict | None = None, per_labe
         check(np.all(np.isfinite(expected)), f"{name}: predictions contain NaN or infinity")
         check(np.allclose(expected.sum(axis=1), 1.0, atol=1e-4), f"{name}: prediction rows do not sum to 1")
         _check_same(name, "predicting twice", expected, _predict(model, samples))
-        again = process.load_in_fresh_process(model.save(tmp / "saved"), samples, found[0] if found else None)
+        try:
+            again = process.load_in_fresh_process(model.save(tmp / "saved"), samples, found[0] if found else None)
+        except AssertionError as error:
+            raise AssertionError(f"{name}: {error}") from None
         _check_same(name, "saving and loading in a fresh process", expected, again)
         from_mlflow = _mlflow_round_trip(encoder, result, dataset, tmp)
         _check_same(name, "MLflow log/register/load", expected, _predict(from_mlflow, samples))
