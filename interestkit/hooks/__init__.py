@@ -27,7 +27,6 @@ from .registrations import (
     get,
     inventory,
     registrations,
-    unusable,
 )
 from .specs import hookimpl, hookspec
 
@@ -35,5 +34,5 @@ __all__ = [
     "ENTRY_POINT_GROUP", "KERAS_OBJECTS_GROUP", "KINDS", "PluginInfo", "Problem", "all_plugins", "allow_list",
     "broken_plugins", "check_plugins", "describe_plugin", "collect", "enforce_strict", "get", "get_plugin_manager", "hookimpl",
     "hookspec", "import_keras_objects", "inventory", "lenient", "one_line", "plugin_rows", "problems", "registrations", "report", "reset",
-    "strict_mode", "unusable",
+    "strict_mode",
 ]

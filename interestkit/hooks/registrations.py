@@ -129,11 +129,6 @@ def collect(kind, pm=None) -> dict[str, PluginInfo]:
     return registrations(kind, pm).usable
 
 
-def unusable(kind) -> dict[str, str]:
-    """{name: why it cannot be used} of ``kind``: bad registrations and clashing names."""
-    return registrations(kind).unusable
-
-
 def get(kind, name, modality=None) -> PluginInfo:
     """Look up one plugin; an unusable name says why, an unknown one suggests close ones."""
     collected = registrations(kind)
