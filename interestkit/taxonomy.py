@@ -123,7 +123,7 @@ class Taxonomy:
                 "image": sum(len(i.photos) for i in self.interests)}
 
     def as_dict(self) -> dict:
-        out = {"name": self.name, "description": self.description} if self.name or self.description else {}
+        out = {key: value for key, value in (("name", self.name), ("description", self.description)) if value}
         return dict(out, interests=[i.as_dict(self.root) for i in self.interests])
 
     def to_yaml(self) -> str:

@@ -8,7 +8,8 @@ needs that plugin installed (its ``interestkit.keras_objects`` entry point is im
 first).
 
 ``load_model(folder)`` reads any model folder: ``meta.json``'s ``format`` names the class
-(``keras``: this one; ``fake``: the TensorFlow-free test model of ``interestkit.testing``).
+(``keras``: this one; ``prototypes``: zero-shot and few-shot heads over a frozen encoder
+plugin, ``modeling.prototypes``; ``fake``: the TensorFlow-free test model of ``interestkit.testing``).
 Every format offers what ranking needs: ``modality``, ``labels``, ``temperature``,
 ``predict_texts``, ``predict_images`` and ``save``.
 """
@@ -35,6 +36,7 @@ BATCH = 256
 FORMATS = {
     "keras": "interestkit.modeling.model:InterestModel",
     "fake": "interestkit.testing.fakes:FakeInterestModel",
+    "prototypes": "interestkit.modeling.prototypes:PrototypeModel",
 }
 
 

@@ -70,10 +70,12 @@ def log_interest_model(model, step: int = 0) -> str:
 
 
 def register_interest_model(model, name: str | None = None, experiment: str = "interestkit", description: str = "",
-                            tags: dict | None = None, params: dict | None = None, metrics: dict | None = None) -> dict:
+                            tags: dict | None = None, params: dict | None = None, metrics: dict | None = None,
+                            texts: dict | None = None) -> dict:
     """Log ``model`` (any model format, trained or not) in a run of its own, with its
-    ``params`` and ``metrics`` (linked to the logged model), and register it under ``name``
-    (default ``interestkit-<modality>``); returns ``{run_id, name, version, champion, uri}``."""
+    ``params`` and ``metrics`` (linked to the logged model) and ``texts`` (``{artifact file:
+    text}``, e.g. a taxonomy), and register it under ``name`` (default
+    ``interestkit-<modality>``); returns ``{run_id, name, version, champion, uri}``."""
     import mlflow
 
     name = name or registered_name(model.modality)
@@ -83,6 +85,8 @@ def register_interest_model(model, name: str | None = None, experiment: str = "i
         if params:
             mlflow.log_params({k: as_param(v) for k, v in params.items()})
         mlflow.log_dict(model.labels, "labels.json")
+        for artifact, text in (texts or {}).items():
+            mlflow.log_text(text, artifact)
         if metrics:
             mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=0)
         model_uri = log_interest_model(model)

@@ -108,7 +108,8 @@ def _version_row(client, mv) -> dict:
         "created": mv.creation_timestamp,
         "description": mv.description or "",
         "metrics": {k: metrics[k] for k in sorted(metrics)
-                    if k.startswith("val_") or k in ("epochs", "train_seconds", "temperature")},
+                    if k.startswith(("val_", "examples_")) or k in ("epochs", "train_seconds", "temperature")},
+        "kind": (mv.tags or {}).get("kind") or "trained",
     }
 
 

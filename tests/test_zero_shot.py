@@ -1,0 +1,200 @@
+"""Zero-shot and few-shot models: the prototype head, registration, and ranking with them, end to end.
+
+A TensorFlow-free hashing encoder (``interestkit.testing.encoders``) stands in for MiniLM,
+registered by a test distribution, so a taxonomy file becomes a registered model and
+ranked users in well under a second of model work.
+"""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from interestkit import tracking
+from interestkit.app.examples import gather
+from interestkit.cli import cli
+from interestkit.errors import ConfigError, DataError, ModelError
+from interestkit.modeling.fewshot import centroids, fit_head, leave_one_out_probs
+from interestkit.modeling.model import load_model
+from interestkit.modeling.prototypes import PrototypeModel
+from interestkit.taxonomy import load_taxonomy
+from plugin_fixtures import add_distribution
+
+PLUGIN = '''
+"""The hashing encoder, as a plugin."""
+from interestkit import hookimpl
+from interestkit.testing.encoders import HashingTextEncoder
+
+
+@hookimpl
+def register_encoders(register):
+    register("hashing", HashingTextEncoder)
+'''
+TAXONOMY = """name: outdoors
+interests:
+  - name: Golf
+    description: golf course swing putt fairway birdie
+    keywords: [golfer, tee]
+  - name: Cooking
+    description: cooking recipe kitchen oven pasta sauce
+  - name: Pets
+    description: pets dog cat puppy kitten
+    keywords: [leash]
+"""
+KNITTING = """  - name: Knitting
+    description: knitting yarn wool needles scarf sweater
+"""
+
+
+@pytest.fixture
+def hashing(site, monkeypatch):
+    add_distribution(site, "interestkit-hashing", "ik_test_hashing", source=PLUGIN)
+    monkeypatch.setenv("INTERESTKIT_PLUGINS", "interestkit-hashing")
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+# --- the head -----------------------------------------------------------------------
+
+
+def test_centroids_and_leave_one_out():
+    features = np.array([[1, 0], [1, 0.2], [0, 1], [0.1, 1]], np.float32)
+    y = np.array([0, 0, 1, 1])
+    protos = centroids(features, y, 2)
+    assert np.allclose(np.linalg.norm(protos, axis=1), 1) and protos[0, 0] > 0.9 and protos[1, 1] > 0.9
+    probs = leave_one_out_probs(features, y, 2)
+    assert (probs.argmax(axis=1) == y).all()
+    # an example alone in its class has no evidence left when it is held out
+    lonely = leave_one_out_probs(features[:3], y[:3], 2)
+    assert lonely[2].argmax() == 0
+
+
+def test_fit_head_calibrates_and_measures_on_held_out_examples():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 16))
+    y = np.repeat(np.arange(3), 6)
+    features = centres[y] + 2.0 * rng.normal(size=(18, 16))
+    prior = centres + rng.normal(size=(3, 16))
+    zero = fit_head(prior)
+    assert zero.kind == "zero-shot" and zero.temperature == 1.0 and zero.metrics == {}
+    calibrated = fit_head(prior, features, y, few_shot=False)
+    assert calibrated.kind == "zero-shot" and np.allclose(calibrated.prototypes, zero.prototypes)
+    few = fit_head(prior, features, y)
+    assert few.kind == "few-shot" and few.examples == 18
+    assert few.metrics["examples_top1"] >= calibrated.metrics["examples_top1"]
+    assert 0 < few.metrics["examples_nll"] < np.log(3) + 1e-6  # calibrated: no worse than uniform
+    assert "leave-one-out on 18 examples" in few.describe()
+
+
+def test_prototype_model_saves_loads_and_checks_its_encoder(hashing, tmp_path):
+    from interestkit import hooks
+    from interestkit.modeling.prototypes import build_encoder, encoder_reference
+
+    info = hooks.get("encoder", "hashing")
+    encoder = info.cls(dim=16)
+    reference = encoder_reference(info, encoder)
+    assert reference["package"] == "interestkit-hashing"
+    model = PrototypeModel("text", ["A", "B"], np.eye(2, 16), reference, meta={"temperature": 0.5})
+    folder = model.save(tmp_path / "m")
+    loaded = load_model(folder)
+    assert isinstance(loaded, PrototypeModel) and loaded.labels == ["A", "B"] and loaded.temperature == 0.5
+    texts = ["golf. dog!", "", "cat"]
+    assert np.allclose(loaded.predict_texts(texts), model.predict_texts(texts), equal_nan=True)
+    assert np.isnan(loaded.predict_texts(texts)[1]).all()
+    changed = dict(reference, identity=dict(reference["identity"], options={"dim": 8}))
+    with pytest.raises(ModelError, match="not the one the interests were computed with"):
+        build_encoder(changed, "text")
+    with pytest.raises(ModelError, match="comes from interestkit-nope 1.0, which is not installed here: pip install"):
+        build_encoder(dict(reference, package="interestkit-nope"), "text")
+
+
+# --- examples -----------------------------------------------------------------------
+
+
+def test_examples_from_taxonomy_and_files(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text(TAXONOMY.replace("    keywords: [leash]\n", "    examples: [my puppy, {text: a cat nap}]\n"))
+    table = tmp_path / "more.tsv"
+    table.write_text("label\ttext\nGolf\tbirdie on 7\nGolf\ttee time\nGolf\tpar three\nPets\tnew leash\n")
+    found = gather(load_taxonomy(path), [table])
+    assert found.labels["text"] == ["Pets", "Pets", "Golf", "Golf", "Golf", "Pets"]
+    assert found.limit(2, seed=1).per_label("text") == {"Golf": 2, "Pets": 2}
+    table.write_text("label\ttext\nGolff\tbirdie\n")
+    with pytest.raises(DataError, match=r"more\.tsv:2: 'Golff' is not an interest of the taxonomy \(did you mean 'Golf'"):
+        gather(load_taxonomy(path), [table])
+
+
+# --- registration and ranking end to end --------------------------------------------
+
+
+def _posts(path):
+    rows = [{"user_id": "u1", "post_id": f"a{i}", "text": t, "created_at": f"2026-01-0{i + 1}"}
+            for i, t in enumerate(["golf fairway today", "birdie on the golf course", "my dog"])]
+    rows += [{"user_id": "u2", "post_id": f"b{i}", "text": t, "created_at": f"2026-01-0{i + 1}"}
+             for i, t in enumerate(["yarn and wool", "knitting a scarf", "new needles for knitting"])]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_yaml_to_registered_model_to_ranked_users_and_a_new_interest(hashing, tmp_path):
+    taxonomy = tmp_path / "interests.yaml"
+    taxonomy.write_text(TAXONOMY)
+    posts = _posts(tmp_path / "posts.jsonl")
+    result = invoke("zero-shot", "--taxonomy", taxonomy, "--modality", "text", "--text-encoder", "hashing",
+                    "--format", "json")
+    assert result.exit_code == 0, result.output
+    first = json.loads(result.stdout)[0]
+    assert (first["kind"], first["name"], first["version"], first["champion"]) == ("zero-shot", "interestkit-text", 1, True)
+
+    result = invoke("rank", "--posts", posts, "--mode", "text", "--image-model", "", "--format", "json", "--top-k", "1")
+    assert result.exit_code == 0, result.output
+    ranked = {u["user_id"]: u["interests"][0]["interest"] for u in json.loads(result.stdout)}
+    assert ranked["u1"] == "Golf" and ranked["u2"] != "Knitting"
+
+    # a new interest in the file: a new version, promoted like any other, ranks with no training
+    taxonomy.write_text(TAXONOMY + KNITTING)
+    examples = tmp_path / "examples.tsv"
+    examples.write_text("label\ttext\nKnitting\tknitting socks\nKnitting\twool sweater\nGolf\tgolf swing\nPets\tcat\n")
+    result = invoke("zero-shot", "--taxonomy", taxonomy, "--examples", examples, "--modality", "text",
+                    "--text-encoder", "hashing", "--format", "json")
+    assert result.exit_code == 0, result.output
+    second = json.loads(result.stdout)[0]
+    assert (second["kind"], second["version"], second["champion"], second["examples"]) == ("few-shot", 2, False, 4)
+    assert set(second["metrics"]) >= {"examples_top1", "examples_top5", "examples_nll"}
+    assert invoke("models", "promote", "--modality", "text", "--version", "2").exit_code == 0
+    result = invoke("rank", "--posts", posts, "--mode", "text", "--image-model", "", "--format", "json", "--top-k", "1")
+    ranked = {u["user_id"]: u["interests"][0]["interest"] for u in json.loads(result.stdout)}
+    assert ranked == {"u1": "Golf", "u2": "Knitting"}
+
+    rows = [r for r in tracking.list_models() if r["name"] == "interestkit-text"]
+    assert [(r["version"], r["kind"], r["aliases"]) for r in rows] == [(1, "zero-shot", []), (2, "few-shot", ["champion"])]
+    assert "few-shot text model over 4 interests of taxonomy outdoors" in rows[1]["description"]
+    assert "examples_top1" in rows[1]["metrics"]
+    import mlflow
+
+    tracking.configure()
+    text = mlflow.artifacts.load_text(f"runs:/{second['run_id']}/taxonomy.yaml")
+    assert load_taxonomy(_written(tmp_path, text)).names == ("Golf", "Cooking", "Pets", "Knitting")
+
+
+def _written(tmp_path, text):
+    path = tmp_path / "logged.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_zero_shot_mistakes_are_one_line_errors(hashing, tmp_path):
+    taxonomy = tmp_path / "interests.yaml"
+    taxonomy.write_text(TAXONOMY)
+    result = CliRunner().invoke(cli, ["zero-shot", "--taxonomy", str(taxonomy), "--modality", "text", "--kind",
+                                      "few-shot", "--text-encoder", "hashing"])
+    assert result.exit_code == 2 and "few-shot text needs text examples" in result.output
+    result = CliRunner().invoke(cli, ["zero-shot", "--taxonomy", str(taxonomy), "--modality", "text"])
+    assert result.exit_code == 2 and "unknown encoder 'minilm'" in result.output and "interestkit-minilm" in result.output
+    result = CliRunner().invoke(cli, ["zero-shot", "--taxonomy", str(taxonomy), "--modality", "image"])
+    assert result.exit_code == 2 and "photos need photo examples" in result.output
+    with pytest.raises(ConfigError):
+        load_taxonomy(tmp_path / "missing.yaml")
