@@ -198,3 +198,31 @@ def test_zero_shot_mistakes_are_one_line_errors(hashing, tmp_path):
     assert result.exit_code == 2 and "photos need photo examples" in result.output
     with pytest.raises(ConfigError):
         load_taxonomy(tmp_path / "missing.yaml")
+
+
+def test_the_user_guide_snippets_run(hashing, tmp_path, monkeypatch):
+    """docs/zero-shot.md: its taxonomy file is valid and its commands run (the hashing encoder stands in for MiniLM)."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "zero-shot.md").read_text(encoding="utf-8")
+    yaml_block = re.search(r"```yaml\n(.*?)```", guide, re.S).group(1)
+    bash_block = re.search(r"## From the file to ranked users\n\n```bash\n(.*?)```", guide, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    Path("interests.yaml").write_text(yaml_block)
+    rows = [{"user_id": "u1", "post_id": "p1", "text": "Finally a birdie on the fairway.", "created_at": "2026-01-01"},
+            {"user_id": "u1", "post_id": "p2", "text": "golf with friends", "created_at": "2026-01-02"}]
+    Path("posts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    outputs = []
+    for line in filter(None, bash_block.splitlines()):
+        args = shlex.split(line)
+        assert args[0] == "interestkit"
+        if args[1] == "zero-shot":
+            args += ["--text-encoder", "hashing"]
+        result = CliRunner().invoke(cli, args[1:])
+        assert result.exit_code == 0, (line, result.output)
+        outputs.append(result.stdout)
+    assert "outdoor-brands: 3 interests, 2 caption and 0 photo examples" in outputs[0]
+    assert "few-shot" in outputs[1] and "interestkit-text v1 (champion)" in outputs[1]
+    assert re.search(r"^u1\s+1\s+Golf\s", outputs[2], re.M)
