@@ -24,7 +24,7 @@ def models():
 @models.command("list")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 def models_list(fmt):
-    """Registered versions with aliases, plugin, data fingerprint and metrics side by side."""
+    """Registered versions with aliases, plugin, kind (trained, zero-shot, few-shot), data fingerprint and metrics."""
     rows = tracking.list_models()
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, default=str))
@@ -32,8 +32,9 @@ def models_list(fmt):
     if not rows:
         echo_err(f"no registered models in {tracking.tracking_uri()}; train one with 'interestkit train'")
         return
-    headers = ("model", "version", "aliases", "plugin", "data", *METRIC_COLUMNS)
-    table = [[r["name"], r["version"], ",".join(r["aliases"]) or "-", r["plugin"] or "-", r["data_sha256"] or "-",
+    headers = ("model", "version", "aliases", "plugin", "kind", "data", *METRIC_COLUMNS)
+    table = [[r["name"], r["version"], ",".join(r["aliases"]) or "-", r["plugin"] or "-", r["kind"],
+              r["data_sha256"] or "-",
               *(f"{r['metrics'][m]:.4f}" if m in r["metrics"] else "-" for m in METRIC_COLUMNS)] for r in rows]
     print_table(headers, table)
 
