@@ -47,6 +47,7 @@ def parse_args():
     parser.add_argument("--eval-per-interest", type=int, default=60, help="captions held out per interest")
     parser.add_argument("--eval-photos-per-interest", type=int, default=25, help="photos held out per interest")
     parser.add_argument("--seeds", type=int, default=3, help="draws of the few-shot examples")
+    parser.add_argument("--text-encoders", default="minilm,glove_mean", help="frozen text encoders, comma-separated")
     parser.add_argument("--skip", default="", help="comma-separated: text, image, users, timing")
     return parser.parse_args()
 
@@ -98,7 +99,7 @@ def few_shot_rows(name, features, labels, names, test, pool, prior, seeds, n_ite
     return rows
 
 
-def text_rows(args, taxonomy, encoder_model, log):
+def text_rows(args, taxonomy, encoder_name, encoder_model, log):
     from interestkit.app.zeroshot import caption_features
     from interestkit.data.datasets import load_text_dataset
     from interestkit.modeling.calibration import apply_temperature, fit_temperature
@@ -109,24 +110,24 @@ def text_rows(args, taxonomy, encoder_model, log):
     names = list(taxonomy.names)
     test, pool = split(data.labels, args.eval_per_interest, 20)
     used = sorted(set(test) | {i for p in pool.values() for i in p})
-    log(f"captions: {len(test)} held out, {len(used) - len(test)} in the example pool; embedding with MiniLM")
+    log(f"captions: {len(test)} held out, {len(used) - len(test)} in the example pool; embedding with {encoder_name}")
     started = time.perf_counter()
-    feats = np.zeros((len(data.labels), 384), np.float32)
+    feats = np.zeros((len(data.labels), int(encoder_model.output_shape[-1])), np.float32)
     feats[used] = caption_features(encoder_model, [data.inputs[i] for i in used])
     embed_seconds = time.perf_counter() - started
     prior = zero_shot_prototypes(lambda t: embed_texts(encoder_model, t), taxonomy.interests)
     index = {n: i for i, n in enumerate(names)}
     y_test = np.array([index[data.labels[i]] for i in test])
     raw = softmax(unit_rows(feats[test]) @ prior.T / DEFAULT_SCALE)
-    rows = [dict(model="text zero-shot (MiniLM, descriptions + keywords), T = 1", items=len(test), fit_s=None,
+    rows = [dict(model=f"text zero-shot ({encoder_name}: descriptions + keywords), T = 1", items=len(test), fit_s=None,
                  **scores(raw, y_test))]
     calib = [i for p in pool.values() for i in p]
     y_cal = np.array([index[data.labels[i]] for i in calib])
     t = fit_temperature(softmax(unit_rows(feats[calib]) @ prior.T / DEFAULT_SCALE), y_cal)
-    rows.append(dict(model=f"text zero-shot, T = {t:.2f} fitted on 20 per interest", items=len(test), fit_s=None,
+    rows.append(dict(model=f"text zero-shot ({encoder_name}), T = {t:.2f} fitted on 20 per interest", items=len(test), fit_s=None,
                      **scores(apply_temperature(raw, t), y_test)))
-    rows += few_shot_rows("text", feats, data.labels, names, test, pool, prior, args.seeds, len(test))
-    log(f"captions embedded in {embed_seconds:.1f} s ({len(used)} captions)")
+    rows += few_shot_rows(f"text ({encoder_name})", feats, data.labels, names, test, pool, prior, args.seeds, len(test))
+    log(f"captions embedded by {encoder_name} in {embed_seconds:.1f} s ({len(used)} captions)")
     return rows, embed_seconds
 
 
@@ -240,9 +241,10 @@ def main():
         taxonomy = load_taxonomy(args.taxonomy)
         rows, seconds = [], {}
         if "text" not in skip:
-            _, _, encoder_model = frozen_encoder("minilm", "text")
-            found, seconds["caption_features"] = text_rows(args, taxonomy, encoder_model, log)
-            rows += found
+            for name in filter(None, args.text_encoders.split(",")):
+                _, _, encoder_model = frozen_encoder(name, "text")
+                found, seconds[f"caption_features_{name}"] = text_rows(args, taxonomy, name, encoder_model, log)
+                rows += found
         if "image" not in skip:
             found, seconds["photo_features"] = image_rows(args, taxonomy, FeatureCache(), log)
             rows += found

