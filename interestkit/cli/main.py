@@ -16,7 +16,7 @@ import click
 from .. import __version__, hooks
 from ..errors import InterestkitError
 from ..settings import STRICT_PLUGINS_ENV
-from . import demo, evaluate, models, plugins, ranking, serve, train
+from . import demo, evaluate, models, plugins, ranking, serve, taxonomy, train
 from .output import echo_err
 
 
@@ -80,7 +80,8 @@ def _restore_env(name, value):
 
 
 for _command in (plugins.plugins_command, plugins.cache, train.train, train.compare, models.models, models.ui,
-                 ranking.rank, ranking.recommend, evaluate.evaluate, evaluate.fusion_group, serve.serve, demo.demo):
+                 ranking.rank, ranking.recommend, evaluate.evaluate, evaluate.fusion_group, serve.serve, demo.demo,
+                 taxonomy.taxonomy_group):
     cli.add_command(_command)
 
 
