@@ -18,18 +18,20 @@ from interestkit.errors import ConfigError, DataError, ModelError
 from interestkit.modeling.fewshot import centroids, fit_head, leave_one_out_probs
 from interestkit.modeling.model import load_model
 from interestkit.modeling.prototypes import PrototypeModel
+from interestkit.semantics import imagenet_class_names
 from interestkit.taxonomy import load_taxonomy
 from plugin_fixtures import add_distribution
 
 PLUGIN = '''
-"""The hashing encoder, as a plugin."""
+"""The hashing and colour encoders, as a plugin."""
 from interestkit import hookimpl
-from interestkit.testing.encoders import HashingTextEncoder
+from interestkit.testing.encoders import ColourImageEncoder, HashingTextEncoder
 
 
 @hookimpl
 def register_encoders(register):
     register("hashing", HashingTextEncoder)
+    register("colours", ColourImageEncoder)
 '''
 TAXONOMY = """name: outdoors
 interests:
@@ -195,7 +197,10 @@ def test_zero_shot_mistakes_are_one_line_errors(hashing, tmp_path):
     result = CliRunner().invoke(cli, ["zero-shot", "--taxonomy", str(taxonomy), "--modality", "text"])
     assert result.exit_code == 2 and "unknown encoder 'minilm'" in result.output and "interestkit-minilm" in result.output
     result = CliRunner().invoke(cli, ["zero-shot", "--taxonomy", str(taxonomy), "--modality", "image"])
-    assert result.exit_code == 2 and "photos need photo examples" in result.output
+    assert result.exit_code == 2 and "unknown encoder 'minilm'" in result.output  # it maps ImageNet classes
+    result = CliRunner().invoke(cli, ["zero-shot", "--taxonomy", str(taxonomy), "--modality", "image",
+                                      "--text-encoder", "hashing", "--image-encoder", "hashing"])
+    assert result.exit_code == 2 and "encoder 'hashing' is for text, but image was needed" in result.output
     with pytest.raises(ConfigError):
         load_taxonomy(tmp_path / "missing.yaml")
 
@@ -226,3 +231,61 @@ def test_the_user_guide_snippets_run(hashing, tmp_path, monkeypatch):
     assert "outdoor-brands: 3 interests, 2 caption and 0 photo examples" in outputs[0]
     assert "few-shot" in outputs[1] and "interestkit-text v1 (champion)" in outputs[1]
     assert re.search(r"^u1\s+1\s+Golf\s", outputs[2], re.M)
+
+
+# --- photos: the ImageNet classes mapped to the taxonomy ------------------------------
+
+PHOTO_TAXONOMY = """interests:
+  - name: Golf
+    description: golf ball golf club golfcart
+  - name: Pets
+    description: tabby
+  - name: Zyzzx
+    description: qqqv wwwz
+  - name: Sailing
+    description: qqqv wwwz yyyx
+    imagenet_classes: [catamaran, yawl, 780]
+"""
+
+
+def test_mapping_command_shows_classes_overrides_and_unreachable_interests(hashing, tmp_path):
+    path = tmp_path / "interests.yaml"
+    path.write_text(PHOTO_TAXONOMY)
+    result = invoke("taxonomy", "mapping", "--taxonomy", path, "--text-encoder", "hashing", "--format", "json")
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    rows = {r["interest"]: r for r in shown["interests"]}
+    assert shown["embedder"] == "hashing" and shown["unreachable"] == ["Zyzzx"]
+    assert rows["Golf"]["reachable"] and rows["Golf"]["classes"][0]["class"] in ("golf ball", "golfcart")
+    assert rows["Sailing"]["override"] and rows["Sailing"]["reachable"] and rows["Sailing"]["best_similarity"] == 1
+    assert {c["class"] for c in rows["Sailing"]["classes"][:3]} == {"catamaran", "yawl", imagenet_class_names()[780]}
+    result = CliRunner().invoke(cli, ["taxonomy", "mapping", "--taxonomy", str(path), "--text-encoder", "hashing"])
+    assert "not reachable from photos without examples: Zyzzx" in result.output
+    path.write_text(PHOTO_TAXONOMY.replace("[catamaran, yawl, 780]", "[catamaram]"))
+    result = CliRunner().invoke(cli, ["taxonomy", "mapping", "--taxonomy", str(path), "--text-encoder", "hashing"])
+    assert result.exit_code == 2 and "(Sailing): imagenet_classes: unknown ImageNet class 'catamaram'" in result.output
+
+
+def test_zero_shot_photos_register_the_reachable_interests_and_rank(hashing, tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "interests.yaml"
+    path.write_text(PHOTO_TAXONOMY)
+    result = invoke("zero-shot", "--taxonomy", path, "--modality", "image", "--image-encoder", "colours",
+                    "--text-encoder", "hashing", "--format", "json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)[0]
+    assert (summary["kind"], summary["name"], summary["interests"]) == ("zero-shot", "interestkit-image", 3)
+    assert summary["unreachable"] == ["Zyzzx"]
+    model, _ = tracking.load_interest_model("models:/interestkit-image/1")
+    assert model.labels == ["Golf", "Pets", "Sailing"] and model.head == "mapped"
+    assert "Not reachable from image (no example): Zyzzx" in tracking.list_models()[0]["description"]
+    Image.new("RGB", (20, 20), (200, 30, 30)).save(tmp_path / "red.png")
+    probs, kept, failures = model.predict_images([tmp_path / "red.png"])
+    assert kept == [0] and failures == [] and np.isclose(probs.sum(), 1, atol=1e-5)
+    posts = tmp_path / "posts.jsonl"
+    posts.write_text(json.dumps({"user_id": "u", "post_id": "p", "image": "red.png", "created_at": "2026-01-01"}) + "\n")
+    result = invoke("rank", "--posts", posts, "--mode", "image", "--text-model", "", "--format", "json")
+    assert result.exit_code == 0, result.output
+    ranked = json.loads(result.stdout)[0]["interests"]
+    assert {i["interest"] for i in ranked} == {"Golf", "Pets", "Sailing"}  # Zyzzx: no silent zero

