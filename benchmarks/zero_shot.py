@@ -7,7 +7,8 @@ pool few-shot examples are drawn from (5 or 20 per interest, ``--seeds`` draws).
 - text zero-shot (the taxonomy's descriptions and keywords through MiniLM), temperature 1
   and calibrated on 20 examples per interest (the ranking is the same; NLL changes);
 - text and photo few-shot with 5 and 20 examples per interest (prototype centroids);
-- photo zero-shot when the taxonomy mapping of ImageNet classes is available.
+- photo zero-shot: Lite0's ImageNet classifier, its classes mapped to the interests by
+  MiniLM (temperature 1, and calibrated on 20 examples per interest).
 
 Users: ``interestkit evaluate``'s path (``app.ranking.prepare`` + ``app.evaluate``) with
 the zero-shot text model and the 20-shot text and photo models. Time: ``interestkit
@@ -67,10 +68,13 @@ def split(labels, held_out, pool, seed=0):
 
 
 def scores(probs, y):
-    from interestkit.modeling.metrics import top_k_accuracy
-
-    nll = -float(np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, 1))))
-    return {"top1": top_k_accuracy(probs, y, 1), "top5": top_k_accuracy(probs, y, 5), "nll": nll}
+    """top-1, top-5 and NLL; ``y = -1`` (an interest the model cannot score) counts as wrong, NLL over the rest."""
+    y = np.asarray(y)
+    top = np.argsort(-probs, axis=1, kind="stable")[:, :5]
+    hit = top == y[:, None]
+    known = y >= 0
+    nll = -float(np.mean(np.log(np.clip(probs[np.arange(len(y))[known], y[known]], 1e-12, 1))))
+    return {"top1": float(hit[:, 0].mean()), "top5": float(hit.any(axis=1).mean()), "nll": nll}
 
 
 def few_shot_rows(name, features, labels, names, test, pool, prior, seeds, n_items):
@@ -131,9 +135,12 @@ def text_rows(args, taxonomy, encoder_name, encoder_model, log):
     return rows, embed_seconds
 
 
-def image_rows(args, taxonomy, cache, log):
+def image_rows(args, taxonomy, cache, built, log):
     from interestkit import hooks
+    from interestkit.app.examples import Examples
+    from interestkit.app.zeroshot import build_image
     from interestkit.data.datasets import load_image_dataset
+    from interestkit.modeling.calibration import apply_temperature, fit_temperature
     from interestkit.modeling.features import image_features
 
     data = load_image_dataset(args.photos)
@@ -160,6 +167,19 @@ def image_rows(args, taxonomy, cache, log):
     rows = few_shot_rows("photo", full, data.labels, present, test, pool, prior, args.seeds, len(test))
     for row in rows:
         row["model"] += f" ({len(present)} interests with photos)"
+    zero = build_image(taxonomy, Examples(), kind="zero-shot", built=built, log=log)
+    model = zero.model
+    index = {n: i for i, n in enumerate(model.labels)}
+    y_test = np.array([index.get(data.labels[i], -1) for i in test])
+    raw = model.probabilities(full[test], calibrated=False)
+    unreachable = ", ".join(zero.unreachable) or "none"
+    rows.append(dict(model=f"photo zero-shot (ImageNet classes mapped by MiniLM; unreachable: {unreachable}), T = 1",
+                     items=len(test), fit_s=None, **scores(raw, y_test)))
+    calib = [i for p in pool.values() for i in p if data.labels[i] in index]
+    t = fit_temperature(model.probabilities(full[calib], calibrated=False),
+                        np.array([index[data.labels[i]] for i in calib]))
+    rows.append(dict(model=f"photo zero-shot, T = {t:.2f} fitted on 20 per interest", items=len(test), fit_s=None,
+                     **scores(apply_temperature(raw, t), y_test)))
     log(f"photo features in {seconds:.1f} s ({len(used)} photos, {len(failures)} unreadable)")
     return rows, seconds
 
@@ -188,14 +208,18 @@ def user_rows(args, taxonomy_path, store, log):
             (photos / label).mkdir(parents=True)
             for i in indices:
                 os.symlink(image_data.inputs[i], photos / label / Path(image_data.inputs[i]).name)
-        zero = zero_shot(taxonomy_path, modality="text", kind="zero-shot", register=False, log=log)[0]["model"]
+        zero = zero_shot(taxonomy_path, modality="both", kind="zero-shot", register=False, log=log)
         few = zero_shot(taxonomy_path, [examples, photos], modality="both", register=False, log=log)
         folders = {}
-        for key, model in (("zero_text", zero), ("few_text", few[0]["model"]), ("few_image", few[1]["model"])):
+        for key, model in (("zero_text", zero[0]["model"]), ("zero_image", zero[1]["model"]),
+                           ("few_text", few[0]["model"]), ("few_image", few[1]["model"])):
             folders[key] = str(model.save(Path(tmp) / key))
         rows = []
         for title, text_uri, image_uri, mode in (
                 ("text zero-shot", folders["zero_text"], "", "text"),
+                ("photo zero-shot (ImageNet mapping)", "", folders["zero_image"], "image"),
+                ("fused: text + photo zero-shot (no example at all)", folders["zero_text"], folders["zero_image"],
+                 "fused"),
                 ("text few-shot (20 per interest)", folders["few_text"], "", "text"),
                 ("photo few-shot (20 per interest)", "", folders["few_image"], "image"),
                 ("fused: text zero-shot + photo few-shot", folders["zero_text"], folders["few_image"], "fused"),
@@ -239,14 +263,14 @@ def main():
         from interestkit.taxonomy import load_taxonomy
 
         taxonomy = load_taxonomy(args.taxonomy)
-        rows, seconds = [], {}
+        rows, seconds, built = [], {}, {}
         if "text" not in skip:
             for name in filter(None, args.text_encoders.split(",")):
-                _, _, encoder_model = frozen_encoder(name, "text")
+                _, _, encoder_model = frozen_encoder(name, "text", built=built)
                 found, seconds[f"caption_features_{name}"] = text_rows(args, taxonomy, name, encoder_model, log)
                 rows += found
         if "image" not in skip:
-            found, seconds["photo_features"] = image_rows(args, taxonomy, FeatureCache(), log)
+            found, seconds["photo_features"] = image_rows(args, taxonomy, FeatureCache(), built, log)
             rows += found
         print("\n## Per item\n")
         print_table([("model", "model", "{}"), ("items", "items", "{}"), ("top-1", "top1", "{:.3f}"),

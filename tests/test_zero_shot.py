@@ -223,7 +223,7 @@ def test_the_user_guide_snippets_run(hashing, tmp_path, monkeypatch):
     for line in filter(None, bash_block.splitlines()):
         args = shlex.split(line)
         assert args[0] == "interestkit"
-        if args[1] == "zero-shot":
+        if args[1] == "zero-shot" or args[1:3] == ["taxonomy", "mapping"]:
             args += ["--text-encoder", "hashing"]
         result = CliRunner().invoke(cli, args[1:])
         assert result.exit_code == 0, (line, result.output)
@@ -231,6 +231,7 @@ def test_the_user_guide_snippets_run(hashing, tmp_path, monkeypatch):
     assert "outdoor-brands: 3 interests, 2 caption and 0 photo examples" in outputs[0]
     assert "few-shot" in outputs[1] and "interestkit-text v1 (champion)" in outputs[1]
     assert re.search(r"^u1\s+1\s+Golf\s", outputs[2], re.M)
+    assert re.search(r"^Golf\s+yes\s+\d\.\d\d\s+hashing\s+golf", outputs[3], re.M)
 
 
 # --- photos: the ImageNet classes mapped to the taxonomy ------------------------------
