@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from interestkit import tracking
 from interestkit.app.examples import gather
+from interestkit.app.ranking import media_policy
 from interestkit.cli import cli
 from interestkit.errors import ConfigError, DataError, ModelError
 from interestkit.modeling.fewshot import centroids, fit_head, leave_one_out_probs
@@ -290,3 +291,29 @@ def test_zero_shot_photos_register_the_reachable_interests_and_rank(hashing, tmp
     assert result.exit_code == 0, result.output
     ranked = json.loads(result.stdout)[0]["interests"]
     assert {i["interest"] for i in ranked} == {"Golf", "Pets", "Sailing"}  # Zyzzx: no silent zero
+
+
+def test_zero_shot_versions_serve_through_the_pyfunc_and_the_hybrid(hashing, tmp_path):
+    """A zero-shot text and a zero-shot photo version: the plain pyfunc, and a hybrid built from both champions."""
+    import mlflow
+    import pandas as pd
+    from PIL import Image
+
+    path = tmp_path / "interests.yaml"
+    path.write_text(PHOTO_TAXONOMY)
+    result = invoke("zero-shot", "--taxonomy", path, "--image-encoder", "colours", "--text-encoder", "hashing")
+    assert result.exit_code == 0, result.output
+    assert "Zyzzx" in result.output  # reported unreachable from photos
+    tracking.configure()
+    served = mlflow.pyfunc.load_model("models:/interestkit-text@champion")
+    frame = served.predict(pd.DataFrame({"text": ["golf ball on the green", ""]}))
+    assert list(frame.columns) == ["Golf", "Pets", "Zyzzx", "Sailing"] and frame.iloc[0].idxmax() == "Golf"
+    assert frame.iloc[1].isna().all()
+    built = invoke("models", "build-hybrid")
+    assert built.exit_code == 0, built.output
+    Image.new("RGB", (20, 20), (20, 200, 30)).save(tmp_path / "green.png")
+    pipeline, _ = tracking.load_hybrid(media=media_policy(tmp_path / "posts.jsonl"))
+    posts = pipeline.parse_records([{"user_id": "u", "post_id": "p1", "text": "golf ball", "image": "green.png",
+                                     "created_at": "2026-01-01"}], "test")
+    ranked = pipeline.rank(posts)[0]
+    assert ranked.skipped == [] and ranked.as_dict()["interests"][0]["interest"] == "Golf"
