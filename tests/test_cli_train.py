@@ -156,7 +156,7 @@ def test_text_plugin_refuses_image_folder(tmp_path):
 
 
 @pytest.mark.parametrize("section, message", [
-    ("encoder: {units: 0}", "encoder: gru.units: must be at least 1, got 0"),
+    ("encoder: {units: 0}", "encoder: gru.units: must be at least 1 and at most 4096, got 0"),
     ("training: {learning_rate: -1}", "training.learning_rate: must be greater than 0"),
     ("classifier: {dropout: 1.5}", "classifier: softmax.dropout: must be at least 0 and less than 1, got 1.5"),
 ])
