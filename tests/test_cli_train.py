@@ -135,7 +135,7 @@ def test_sigterm_mid_training_marks_the_run_failed_and_registers_nothing(caption
     [
         (["--plugin", "bilstn"], "unknown encoder 'bilstn' (did you mean 'bilstm'"),
         (["--plugin", "gru", "--data", "missing.tsv"], "missing.tsv: file or folder not found"),
-        (["--plugin", "gru", "--epochs", "0"], "Invalid value for '--epochs'"),
+        (["--plugin", "gru", "--epochs", "0"], "--epochs: must be at least 1, got 0"),
     ],
 )
 def test_user_mistakes_get_one_line_errors(captions, args, message):

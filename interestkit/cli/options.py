@@ -58,7 +58,7 @@ def scoring_options(function):
 def path_options(function):
     """--media-root and --allow-outside-paths: the path policy, set by whoever runs the command."""
     return _apply(function, [
-        click.option("--media-root", type=click.Path(file_okay=False), default=None,
+        click.option("--media-root", type=click.Path(), default=None,
                      help="Folder image paths are relative to (default: the posts file's folder)."),
         click.option("--allow-outside-paths", is_flag=True,
                      help="Accept image paths that are absolute or leave the media root."),
