@@ -18,6 +18,7 @@ from ..data.posts import by_user, load_posts
 from ..errors import ConfigError, DataError, ModelError
 from ..modeling.cache import FeatureCache
 from ..recommend import check_interests, load_ads
+from ..ranking.fusing import guarded_fusion
 from ..ranking.pipeline import DEFAULT_FUSION, FusionSpec, RankingOptions, RankingPipeline
 from ..taxonomy import INTERESTS
 
@@ -72,6 +73,7 @@ def fusion_spec(name: str | None, weights: str | None = None, log=_quiet) -> Fus
         if document["fusion"] != name:
             raise ConfigError(f"{document['source']} holds parameters of fusion {document['fusion']!r}, "
                               f"not of {name!r}; pass --fusion {document['fusion']}")
+        guarded_fusion(info, document["params"], document["source"])  # bad parameters fail before models load
         log(f"fusion {name}: parameters {document['params']} from {document['source']}")
         fitted_on = (document.get("fitted_on") or {}).get("sha256", "")
         return FusionSpec(name, document["params"], document["source"], fitted_on)

@@ -6,9 +6,8 @@ import json
 
 import click
 
-from ..app.evaluate import run_evaluation, run_fusion_fit
+from ..app.evaluate import check_fittable, run_evaluation, run_fusion_fit
 from ..app.ranking import prepare
-from ..errors import ConfigError
 from ..ranking.order import MODES
 from .options import fusion_options, pipeline_options, ranking_options
 from .output import echo_err, table_text
@@ -84,8 +83,7 @@ def fusion_group():
 @ranking_options
 def fusion_fit(posts_path, labels_path, fusion, **values):
     """Fit a fusion's parameters on labelled users and log them to MLflow (prints the URI)."""
-    if fusion == "all":
-        raise ConfigError("--fusion all is for 'interestkit evaluate'; fit one fusion at a time")
+    check_fittable(fusion)
     prepared = prepare(posts_path, text_model=values["text_model"], image_model=values["image_model"], mode="fused",
                        fusion=fusion, options=pipeline_options(values), labels_path=labels_path,
                        media_root=values["media_root"], allow_outside=values["allow_outside_paths"], log=echo_err)

@@ -53,10 +53,12 @@ def train(plugin, data, config_path, epochs, batch_size, val_split, seed, max_ro
     if no_register:
         tracking["register"] = False
     overrides = {"training": training, "encoder": encoder, "tracking": tracking, "classifier": {}}
+    names = dict(FLAG_NAMES)
     for section, values in parse_settings(settings).items():
         overrides[section].update(values)
+        names.update({f"{section}.{key}": f"--set {section}.{key}" for key in values})
     with progress_to_stderr():
-        summary = run_training(data, plugin, config_path, overrides, log=echo_err, flag_names=FLAG_NAMES)
+        summary = run_training(data, plugin, config_path, overrides, log=echo_err, flag_names=names)
     for note in summary["notes"]:
         echo_err(f"note: {note}")
     click.echo(format_summary(summary))

@@ -160,6 +160,8 @@ def _image_table(path: Path) -> Dataset:
 def detect_modality(path) -> str:
     """'image' for a folder or a table with an ``image`` column, else 'text'."""
     path = Path(path)
+    if broken_link(path):
+        raise DataError(f"{path}: {broken_link(path)} (expected a table of captions or a folder of photos)")
     if not path.exists():
         raise DataError(f"{path}: file or folder not found (expected a table of captions or a folder of photos)")
     if path.is_dir():

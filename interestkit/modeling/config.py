@@ -133,7 +133,14 @@ def check_flags(overrides: dict, names: dict) -> None:
             where = names.get(f"{section}.{key}", f"--set {section}.{key}")
             if key not in rules:
                 raise ConfigError(f"{where}: unknown option {key!r}{suggest(key, rules)}")
-            rules[key].check(value, where)
+            value = rules[key].check(value, where)
+            if key in ("experiment", "registered_model"):
+                _check_name(value, key == "experiment", where)
+
+
+def _check_name(value: str, required: bool, where: str) -> None:
+    if (value or required) and not _NAME.fullmatch(value):
+        raise ConfigError(f"{where} must be a non-empty name without line breaks, got {value!r}")
 
 
 def resolve(file_config: dict | None, plugin: str | None, overrides: dict | None = None, source="config",
@@ -151,6 +158,8 @@ def resolve(file_config: dict | None, plugin: str | None, overrides: dict | None
     _check_keys(file_config, TOP_KEYS, source)
     if flag_names is not None:
         check_flags(overrides or {}, flag_names)
+    if file_config.get("plugin") is not None and not isinstance(file_config["plugin"], str):
+        raise ConfigError(f"{source}: plugin must be a name, got {file_config['plugin']!r}")
     plugin = plugin or file_config.get("plugin")
     if not plugin:
         raise ConfigError(f"{source}: no plugin given (use --plugin NAME or 'plugin:' in the config)")
@@ -167,18 +176,24 @@ def resolve(file_config: dict | None, plugin: str | None, overrides: dict | None
 
 
 def _resolve_one(file_config, per_plugin, plugin, overrides, source) -> dict:
+    """One plugin's config; the file's training and tracking values are checked on their
+    own first, so that a flag overriding a bad value does not hide it."""
     resolved = _merge({"encoder": {}, "classifier": {}, "training": {}, "tracking": {}}, file_config, source)
     if plugin in per_plugin:
         resolved = _merge(resolved, per_plugin[plugin] or {}, f"{source}.plugins.{plugin}")
-    resolved = _merge(resolved, overrides or {}, "command line")
+    if overrides:
+        validate_options(TRAINING_RULES, resolved["training"], f"{source}: training")
+        validate_options(TRACKING_RULES, resolved["tracking"], f"{source}: tracking")
+        resolved = _merge(resolved, overrides, "command line")
+    return _validate(resolved, plugin, source)
+
+
+def _validate(resolved, plugin, source) -> dict:
     resolved["plugin"] = plugin
     resolved["training"] = validate_options(TRAINING_RULES, resolved["training"], f"{source}: training")
     resolved["tracking"] = validate_options(TRACKING_RULES, resolved["tracking"], f"{source}: tracking")
     for key in ("experiment", "registered_model"):
-        value = resolved["tracking"][key]
-        if (value or key == "experiment") and not _NAME.fullmatch(value):
-            raise ConfigError(f"{source}: tracking.{key} must be a non-empty name without line breaks, "
-                              f"got {value!r}")
+        _check_name(resolved["tracking"][key], key == "experiment", f"{source}: tracking.{key}")
     cache_dir = resolved["training"]["cache_dir"]
     if cache_dir and Path(cache_dir).expanduser().exists() and not Path(cache_dir).expanduser().is_dir():
         raise ConfigError(f"{source}: training.cache_dir: {cache_dir!r} is a file, expected a folder")
