@@ -19,7 +19,6 @@ LIBRARIES = {"keras": "Keras", "tensorflow": "TensorFlow", "tf_keras": "Keras", 
              "numpy": "numpy", "pandas": "pandas", "sqlalchemy": "the MLflow store (SQLAlchemy)", "PIL": "Pillow",
              "yaml": "YAML", "pyarrow": "pyarrow", "google": "protobuf", "h5py": "h5py", "sklearn": "scikit-learn",
              "pluggy": "the plugin manager"}
-_OWN = ("interestkit", "interestkit_plugins", "plugins")
 _LONGEST = 300
 
 
@@ -29,17 +28,28 @@ def one_line(text) -> str:
     return flat if len(flat) <= _LONGEST else flat[: _LONGEST - 3] + "..."
 
 
+def _own_parts(filename: str) -> list[str] | None:
+    """The path from interestkit's (or a built-in or ``interestkit*`` plugin's) folder on,
+    or None for a frame of another library or of Python."""
+    parts = list(Path(filename).parts)
+    for marker in ("site-packages", "dist-packages"):
+        if marker in parts:
+            parts = parts[len(parts) - parts[::-1].index(marker):]
+    folders = [i for i, part in enumerate(parts[:-1]) if part.startswith("interestkit") or part == "plugins"]
+    return parts[folders[-1]:] if folders else None
+
+
 def where(error: BaseException) -> str:
-    """``file:line in function`` of the innermost frame of interestkit or a built-in plugin
-    (else the innermost frame at all); '' without a traceback."""
+    """``file:line in function`` of the innermost frame of interestkit or a plugin (else
+    the innermost frame at all); '' without a traceback."""
     frames = traceback.extract_tb(error.__traceback__)
-    own = [f for f in frames if any(part in _OWN for part in Path(f.filename).parts)]
-    frame = (own or frames or [None])[-1]
-    if frame is None:
+    own = [(f, _own_parts(f.filename)) for f in frames if _own_parts(f.filename)]
+    if own:
+        frame, parts = own[-1]
+        return f"{'/'.join(parts)}:{frame.lineno} in {frame.name}"
+    if not frames:
         return ""
-    parts = Path(frame.filename).parts
-    start = max((i for i, part in enumerate(parts) if part in _OWN), default=len(parts) - 1)
-    return f"{'/'.join(parts[start:])}:{frame.lineno} in {frame.name}"
+    return f"{frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name}"
 
 
 def describe(error: BaseException) -> tuple[str, int]:

@@ -200,6 +200,8 @@ def load_fusion_document(ref: str) -> dict:
 
 
 def _read_fusion_file(path: Path):
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, expected a fusion parameters file (.json or .yaml)")
     if not path.is_file():
         raise DataError(f"{path}: fusion parameters file not found (write one with 'interestkit fusion fit')")
     try:
