@@ -11,6 +11,7 @@ last line of defence for exceptions nobody translated.
 import os
 import sqlite3
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -22,6 +23,7 @@ from conftest import write_captions
 from interestkit.cli import cli
 from interestkit.testing import FakeInterestModel
 
+ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROWS + MORE
 LABELS = ("Golf", "Pets", "Cooking", "Travel")
 
@@ -184,3 +186,26 @@ def test_unexpected_exceptions_are_one_line_saying_what_and_where(monkeypatch, w
     assert debug.exit_code == code and "Traceback" in debug.stderr and "in explode" in debug.stderr
     monkeypatch.setenv("INTERESTKIT_DEBUG", "1")
     assert "Traceback" in CliRunner().invoke(cli, args).stderr
+
+
+def test_the_documented_examples_and_exit_codes(tmp_path, monkeypatch):
+    """docs/errors.md: each example prints its documented line; the table's codes are the CLI's."""
+    import re
+    import shlex
+
+    from interestkit.cli import failures
+
+    text = (ROOT / "docs" / "errors.md").read_text(encoding="utf-8")
+    codes = {int(code) for code in re.findall(r"^\| (\d+) \|", text, re.M)}
+    assert codes == {failures.OK, failures.INTERNAL, failures.DATA, failures.USAGE, failures.INTERRUPTED,
+                     failures.TERMINATED}
+    block = re.search(r"```console\n(.*?)```", text, re.S).group(1).splitlines()
+    examples = list(zip(block[::2], block[1::2]))
+    assert len(examples) >= 5
+    monkeypatch.chdir(tmp_path)
+    write_captions(tmp_path / "captions.tsv", per_label=4)
+    for command, expected in examples:
+        args = shlex.split(command.removeprefix("$ interestkit "))
+        result = CliRunner().invoke(cli, args)
+        assert result.stderr.splitlines()[-1] == expected, (command, result.stderr)
+        assert result.exit_code == (failures.USAGE if "Invalid value" in expected else failures.DATA)

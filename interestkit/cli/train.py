@@ -16,7 +16,7 @@ FLAG_NAMES = {"training.epochs": "--epochs", "training.batch_size": "--batch-siz
               "training.seed": "--seed", "training.max_rows": "--max-rows", "training.fine_tune": "--fine-tune",
               "training.strict": "--strict", "training.cache": "--no-cache",
               "tracking.experiment": "--experiment", "tracking.registered_model": "--registered-model",
-              "tracking.register": "--no-register"}
+              "tracking.register": "--no-register", "encoder.image_size": "--image-size", "encoder.weights": "--weights"}
 
 
 @click.command()

@@ -138,6 +138,16 @@ def check_flags(overrides: dict, names: dict) -> None:
                 _check_name(value, key == "experiment", where)
 
 
+def _check_encoder_flags(plugin: str, options: dict, names: dict) -> None:
+    """Each encoder option given on the command line by the encoder's rules, naming the flag."""
+    info = hooks.get("encoder", plugin)
+    for key, value in options.items():
+        try:
+            info.cls(**{key: value})
+        except ConfigError as error:
+            raise ConfigError(f"{names.get(f'encoder.{key}', f'--set encoder.{key}')}: {error}") from None
+
+
 def _check_name(value: str, required: bool, where: str) -> None:
     if (value or required) and not _NAME.fullmatch(value):
         raise ConfigError(f"{where} must be a non-empty name without line breaks, got {value!r}")
@@ -165,6 +175,8 @@ def resolve(file_config: dict | None, plugin: str | None, overrides: dict | None
         raise ConfigError(f"{source}: no plugin given (use --plugin NAME or 'plugin:' in the config)")
     if not isinstance(plugin, str):
         raise ConfigError(f"{source}: plugin must be a name, got {plugin!r}")
+    if flag_names is not None:
+        _check_encoder_flags(plugin, (overrides or {}).get("encoder") or {}, flag_names)
     notes: list[str] = []
     per_plugin = _per_plugin(file_config, source, notes)
     resolved = _resolve_one(file_config, per_plugin, plugin, overrides, source)
