@@ -1,15 +1,16 @@
 """Every bad input gets one clear line: the corpus (tests/bad_inputs_table.py, bad_inputs_more.py).
 
 Each row runs the command in-process (click's CliRunner) and checks: exit code 2, exactly
-one line on stderr (``Error: ...``, naming the culprit), no traceback, and an MLflow store
+one line on stderr (``Error: ...``, naming the culprit), no traceback, an MLflow store
 with no run (every mistake is found before a run opens), so nothing RUNNING and nothing
-registered. Models, where a command needs them, are fake model folders: no TensorFlow.
+registered, and TensorFlow not loaded. Models, where a command needs them, are fake model folders: no TensorFlow.
 Then the warnings of a non-strict ``evaluate``, the exit codes of usage errors and the
 last line of defence for exceptions nobody translated.
 """
 
 import os
 import sqlite3
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -104,6 +105,7 @@ def nothing_trains(monkeypatch):
 def test_a_bad_input_is_one_line_naming_the_culprit(tmp_path, workspace, isolated_store, nothing_trains, command, case,
                                                     args, files, culprit):
     write_files(tmp_path, files, workspace)
+    loaded = "tensorflow" in sys.modules  # another test of this process may have loaded it
     result = CliRunner().invoke(cli, [_fill(a, tmp_path, workspace) for a in args], catch_exceptions=False)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.exit_code == 2, result.output
@@ -111,6 +113,7 @@ def test_a_bad_input_is_one_line_naming_the_culprit(tmp_path, workspace, isolate
     assert "Traceback" not in result.output
     assert _fill(culprit, tmp_path, workspace) in lines[0], lines[0]
     assert store_rows(isolated_store) == (0, 0, 0)
+    assert loaded or "tensorflow" not in sys.modules, "TensorFlow was loaded before the mistake was found"
 
 
 # --- not errors, but not silent ------------------------------------------------------------
