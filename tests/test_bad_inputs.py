@@ -212,3 +212,11 @@ def test_the_documented_examples_and_exit_codes(tmp_path, monkeypatch):
         result = CliRunner().invoke(cli, args)
         assert result.stderr.splitlines()[-1] == expected, (command, result.stderr)
         assert result.exit_code == (failures.USAGE if "Invalid value" in expected else failures.DATA)
+
+
+def test_a_store_folder_that_is_a_file_is_one_line(tmp_path, monkeypatch):
+    (tmp_path / "registry").write_text("not a folder")
+    monkeypatch.setenv("INTERESTKIT_REGISTRY", str(tmp_path / "registry"))
+    result = CliRunner().invoke(cli, ["models", "list"])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert f"{tmp_path / 'registry'}: cannot be the store's folder" in result.stderr
