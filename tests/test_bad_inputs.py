@@ -220,3 +220,20 @@ def test_a_store_folder_that_is_a_file_is_one_line(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["models", "list"])
     assert result.exit_code == 2 and result.stderr.count("\n") == 1
     assert f"{tmp_path / 'registry'}: cannot be the store's folder" in result.stderr
+
+
+def test_ads_interests_are_checked_before_registered_models_load(workspace, tmp_path, monkeypatch):
+    """Their labels are read from the runs the models were logged in: no model loads."""
+    from interestkit import tracking
+    from support import register_fakes
+
+    register_fakes()
+    (tmp_path / "ads.yaml").write_text("- {ad_id: a, title: A, interests: [Golff]}\n")
+
+    def loaded(uri):
+        raise AssertionError(f"{uri} was loaded before the catalogue was checked")
+
+    monkeypatch.setattr(tracking, "load_interest_model", loaded)
+    result = CliRunner().invoke(cli, ["recommend", "--posts", str(workspace / "posts.jsonl"), "--ads",
+                                      str(tmp_path / "ads.yaml")])
+    assert result.exit_code == 2 and "unknown interest 'Golff' (did you mean 'Golf'" in result.stderr, result.output

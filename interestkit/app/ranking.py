@@ -97,6 +97,22 @@ def media_policy(posts_path=None, media_root=None, allow_outside: bool = False) 
     return MediaPolicy(root, allow_outside, OUTSIDE_HINT if not allow_outside else "")
 
 
+def check_ads_early(ads, uris: dict, modalities) -> None:
+    """The ads' interests against the labels the models will have, read without loading
+    them, so that a catalogue's mistake is found before the slow part (skipped when a
+    model's labels cannot be read cheaply: ``build_pipeline`` checks once it loads)."""
+    if not ads:
+        return
+    known = set(INTERESTS)
+    for modality in modalities:
+        if uris.get(modality):
+            labels = tracking.model_labels(uris[modality])
+            if labels is None:
+                return
+            known |= set(labels)
+    check_interests(ads, known)
+
+
 def build_pipeline(uris: dict, options: RankingOptions, fusion: FusionSpec, ads=(), media: MediaPolicy | None = None,
                    cache: bool = True, modalities=None, log=_quiet) -> RankingPipeline:
     """Load the models the mode needs and assemble the pipeline (ads checked against their labels)."""
@@ -137,11 +153,13 @@ def prepare(posts_path, *, text_model=TEXT_URI, image_model=IMAGE_URI, mode="fus
     window = f"the last {ranking_options.last} posts" if ranking_options.last else "every post"
     progress.append(f"{posts_path}: {len(posts)} posts of {len(users)} users; using {window} of each user")
     ads = load_ads(ads_path) if ads_path else ()
+    uris = {"text": text_model, "image": image_model}
+    check_ads_early(ads, uris, modalities or needed_modalities(mode))
     labels = load_labels(labels_path) if labels_path is not None else None
     if labels is not None and strict_labels:  # what needs no model fails before any loads
         _checked_labels(labels, labels_path, posts, None, posts_path, True, [])
-    pipeline = build_pipeline({"text": text_model, "image": image_model}, ranking_options, spec, ads, media,
-                              modalities=modalities or needed_modalities(mode), log=progress.append)
+    pipeline = build_pipeline(uris, ranking_options, spec, ads, media, modalities=modalities or needed_modalities(mode),
+                              log=progress.append)
     if labels is not None:
         labels = _checked_labels(labels, labels_path, posts, pipeline, posts_path, strict_labels, progress)
     for message in progress:
