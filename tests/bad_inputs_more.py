@@ -145,7 +145,9 @@ ROWS = [
     # --- serve (what fails before a port is bound) ------------------------------------
     ("serve", "model-folder-missing", ["serve", "--model", "{case}/none", "--port", "0"], {}, "none"),
     ("serve", "hybrid-not-registered", ["serve", "--model", "models:/nope@champion", "--port", "0"], {}, "nope"),
-    # --- plugins: names that are not installed ----------------------------------------
+    # --- plugins and cache -----------------------------------------------------------
+    ("plugins", "cache-dir-a-file", ["cache", "info", "--dir", "{ws}/captions.tsv"], {}, "captions.tsv"),
+    ("plugins", "cache-clear-dir-a-file", ["cache", "clear", "--dir", "{ws}/captions.tsv"], {}, "captions.tsv"),
     ("plugins", "encoder-unknown", ["train", "--plugin", "transformer", "--data", "{ws}/captions.tsv"], {},
      "transformer"),
     ("plugins", "head-unknown-flag", ["train", "--plugin", "gru", "--data", "{ws}/captions.tsv", "--set",
