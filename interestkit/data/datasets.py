@@ -7,7 +7,7 @@ column) and what was expected.
 from __future__ import annotations
 
 import hashlib
-import re
+import string
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,25 +55,25 @@ def _content_key(item):
 # --- datasets ---------------------------------------------------------------------
 
 
-_WORD = re.compile(r"\w", re.UNICODE)
+#: what a caption model's vectoriser strips (Keras' default standardisation): a caption of only these gives it nothing
+_STRIPPED = str.maketrans("", "", string.punctuation)
 
 
 def load_text_dataset(path) -> Dataset:
-    """Captions from a table with ``label`` and ``text`` columns. A caption without a
-    single word (only punctuation or symbols) gives a model nothing: it is not used, and
-    a note says which lines."""
+    """Captions from a table with ``label`` and ``text`` columns. A caption of nothing but
+    punctuation gives a model nothing: it is not used, and a note says which lines."""
     path = Path(path)
     rows = read_table(path, ("label", "text"))
     texts, labels, failed = [], [], {}
     for line, row in rows:
         label = require_text(path, line, row, "label")
         text = require_text(path, line, row, "text")
-        if not _WORD.search(text):
-            failed.setdefault(label, []).append(f"line {line} (no words)")
+        if not text.translate(_STRIPPED).strip():
+            failed.setdefault(label, []).append(f"line {line} (only punctuation)")
             continue
         labels.append(label)
         texts.append(text)
-    notes = [_failed_note("captions", failed, "without a word")] if failed else []
+    notes = [_failed_note("captions", failed, "of only punctuation")] if failed else []
     return check_labels(Dataset("text", texts, labels, str(path), notes, failed))
 
 

@@ -106,7 +106,7 @@ def _read_jsonl(path, text):
             row = json.loads(line)
         except json.JSONDecodeError as error:
             hint = ""
-            if stripped[:1] in "[{" and not rows:
+            if not rows and (line.strip() in ("[", "{") or _whole_json(stripped)):
                 hint = ("; one JSON object per line expected (this looks like a JSON array or a pretty-printed "
                         "object: write each object on its own line)")
             raise DataError(f"{path}:{number}: invalid JSON ({error.msg} at column {error.colno}){hint}") from None
@@ -115,6 +115,15 @@ def _read_jsonl(path, text):
                             "one JSON object per line expected")
         rows.append((number, row))
     return rows
+
+
+def _whole_json(text: str) -> bool:
+    """Whether the whole file is one JSON document (an array, a pretty-printed object)."""
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _json_kind(value) -> str:
