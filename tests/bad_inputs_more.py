@@ -126,7 +126,7 @@ ROWS = [
     ("evaluate", "labels-a-folder", [*EVALUATE, "{case}/labels"], {"labels": FOLDER}, "is a folder"),
     ("evaluate", "fusion-unknown", [*EVALUATE, "{ws}/labels.tsv", "--fusion", "nope"], {}, "nope"),
     ("evaluate", "last-negative", [*EVALUATE, "{ws}/labels.tsv", "--last", "-2"], {}, "--last"),
-    # --- fusion fit (always strict) ------------------------------------------------------
+    # --- fusion fit (--strict) --------------------------------------------------------------
     labels("interest-unknown", "user_id\tinterest\nu1\tQuidditch\n", "Quidditch", command="fusion-fit"),
     labels("user-without-posts", "user_id\tinterest\nu1\tGolf\nu9\tPets\n", "'u9'", command="fusion-fit"),
     ("fusion-fit", "fusion-all", [*FIT, "{ws}/labels.tsv", "--fusion", "all"], {}, "--fusion all"),

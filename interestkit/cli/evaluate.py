@@ -14,6 +14,11 @@ from .output import echo_err, table_text
 from .ranking import fusion_note
 
 
+STRICT = click.option("--strict", is_flag=True,
+                      help="Fail, instead of warning, on labelled users without posts and on labelled interests the "
+                           "models do not know (or know in another case).")
+
+
 @click.command()
 @click.option("--posts", "posts_path", required=True, type=click.Path(), help="Posts JSONL.")
 @click.option("--labels", "labels_path", required=True, type=click.Path(),
@@ -23,9 +28,7 @@ from .ranking import fusion_note
 @fusion_options
 @ranking_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--strict", is_flag=True,
-              help="Fail, instead of warning, on labelled users without posts and on labelled interests the models "
-                   "do not know (or know in another case).")
+@STRICT
 def evaluate(posts_path, labels_path, mode, fusion, fusion_weights, fmt, strict, **values):
     """Measure how often each user's labelled interest is ranked first, in the top 3 and top 5.
 
@@ -81,12 +84,14 @@ def fusion_group():
 @click.option("--labels", "labels_path", required=True, type=click.Path(), help="User labels TSV.")
 @click.option("--fusion", default="weighted", show_default=True, help="A fusion with parameters to fit.")
 @ranking_options
-def fusion_fit(posts_path, labels_path, fusion, **values):
+@STRICT
+def fusion_fit(posts_path, labels_path, fusion, strict, **values):
     """Fit a fusion's parameters on labelled users and log them to MLflow (prints the URI)."""
     check_fittable(fusion)
     prepared = prepare(posts_path, text_model=values["text_model"], image_model=values["image_model"], mode="fused",
                        fusion=fusion, options=pipeline_options(values), labels_path=labels_path,
-                       media_root=values["media_root"], allow_outside=values["allow_outside_paths"], log=echo_err)
+                       media_root=values["media_root"], allow_outside=values["allow_outside_paths"],
+                       strict_labels=strict, log=echo_err)
     fit = run_fusion_fit(prepared, labels_path, fusion, log=echo_err)
     report = ", ".join(f"{k} {v:.3f}" for k, v in fit["report"].items())
     click.echo(f"{fusion} fusion: {json.dumps(dict(fit['params']))} ({report or 'fitted'} on {fit['users']} labelled users)")
