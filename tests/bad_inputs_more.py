@@ -145,6 +145,9 @@ ROWS = [
     # --- serve (what fails before a port is bound) ------------------------------------
     ("serve", "model-folder-missing", ["serve", "--model", "{case}/none", "--port", "0"], {}, "none"),
     ("serve", "hybrid-not-registered", ["serve", "--model", "models:/nope@champion", "--port", "0"], {}, "nope"),
+    ("serve", "model-a-folder", ["serve", "--model", "{case}/m", "--port", "0"], {"m": FOLDER}, "models:/NAME"),
+    ("serve", "version-missing", ["serve", "--model", "models:/interestkit-hybrid/3", "--port", "0"], {},
+     "interestkit-hybrid/3"),
     # --- plugins and cache -----------------------------------------------------------
     ("plugins", "cache-dir-a-file", ["cache", "info", "--dir", "{ws}/captions.tsv"], {}, "captions.tsv"),
     ("plugins", "cache-clear-dir-a-file", ["cache", "clear", "--dir", "{ws}/captions.tsv"], {}, "captions.tsv"),
