@@ -1,9 +1,10 @@
 """Ad catalogues and interest-based, ranked-order recommendations.
 
-A catalogue is YAML (a list of ads, or ``{ads: [...]}``) or CSV with columns ``ad_id``,
-``title``, ``interests`` (one or more labels; in CSV separated by ``;`` or ``|``) and
-optional ``weight`` (bid or priority, default 1), ``starts`` and ``ends`` (ISO dates,
-inclusive).
+A catalogue is YAML (a list of ads, or ``{ads: [...]}``) or CSV (UTF-8) with columns
+``ad_id`` (text or an integer), ``title``, ``interests`` (one or more labels; in CSV
+separated by ``;`` or ``|``) and optional ``weight`` (bid or priority: a finite number
+above 0, default 1), ``starts`` and ``ends`` (ISO dates, inclusive). Any other column
+or key is an error, and so is a catalogue without ads.
 
 Ranking formula: an active ad that targets any of a user's top-k interests scores
 
@@ -16,12 +17,15 @@ their ``starts``..``ends`` window are never shown.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .data.tables import decode_text, read_table
 from .errors import DataError, suggest
+
+COLUMNS = ("ad_id", "title", "interests", "weight", "starts", "ends")
 
 
 @dataclass(frozen=True)
@@ -56,18 +60,49 @@ def _rows(path: Path):
         import yaml
 
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = yaml.safe_load(decode_text(path))
         except yaml.YAMLError as error:
-            raise DataError(f"{path}: invalid YAML ({getattr(error, 'problem', error)})") from None
+            mark = getattr(error, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}" if mark else str(path)
+            raise DataError(f"{where}: invalid YAML ({getattr(error, 'problem', error)})") from None
+        if isinstance(data, dict):
+            unknown = [key for key in data if key != "ads"]
+            if unknown:
+                raise DataError(f"{path}: unknown key {unknown[0]!r}{suggest(unknown[0], ['ads'])}; "
+                                "expected a list of ads, or a mapping with an 'ads' list")
         ads = data.get("ads") if isinstance(data, dict) else data
         if not isinstance(ads, list):
             raise DataError(f"{path}: expected a list of ads (or a mapping with an 'ads' list)")
         return [(f"{path}: ad #{i + 1}", row) for i, row in enumerate(ads)]
     if path.suffix.lower() == ".csv":
-        with path.open(encoding="utf-8", newline="") as handle:
-            reader = csv.DictReader(handle)
-            return [(f"{path}:{reader.line_num}", row) for row in reader]
+        rows = read_table(path, required=("ad_id", "title", "interests"))
+        return [(f"{path}:{line}", row) for line, row in rows]
     raise DataError(f"{path}: unsupported catalogue type {path.suffix!r}; expected .yaml, .yml or .csv")
+
+
+def _ad_id(value, where) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise DataError(f"{where}: 'ad_id' must be text or an integer, got {type(value).__name__} {value!r}")
+    ad_id = str(value).strip()
+    if not ad_id:
+        raise DataError(f"{where}: missing 'ad_id'")
+    return ad_id
+
+
+def _weight(value, where) -> float:
+    if value in (None, ""):
+        return 1.0
+    if isinstance(value, bool):
+        raise DataError(f"{where}: 'weight' must be a number, got {value!r}")
+    try:
+        weight = float(value)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: 'weight' must be a number, got {value!r}") from None
+    if not math.isfinite(weight):
+        raise DataError(f"{where}: 'weight' must be a finite number, got {value!r}")
+    if weight <= 0:
+        raise DataError(f"{where}: 'weight' must be positive, got {weight}")
+    return weight
 
 
 def load_ads(path, known_interests=None) -> list[Ad]:
@@ -82,31 +117,33 @@ def load_ads(path, known_interests=None) -> list[Ad]:
     for where, row in _rows(path):
         if not isinstance(row, dict):
             raise DataError(f"{where}: expected a mapping with ad_id, title, interests")
-        ad_id = str(row.get("ad_id") or "").strip()
-        if not ad_id:
-            raise DataError(f"{where}: missing 'ad_id'")
+        unknown = [key for key in row if key not in COLUMNS]
+        if unknown:
+            raise DataError(f"{where}: unknown {'column' if path.suffix.lower() == '.csv' else 'key'} "
+                            f"{unknown[0]!r}{suggest(unknown[0], COLUMNS)}; accepted: {', '.join(COLUMNS)}")
+        ad_id = _ad_id(row.get("ad_id"), where)
         where = f"{where} ({ad_id})"
         if ad_id in seen:
             raise DataError(f"{where}: duplicate ad_id, first at {seen[ad_id]}")
         seen[ad_id] = where
-        title = str(row.get("title") or "").strip()
-        if not title:
-            raise DataError(f"{where}: missing 'title'")
+        title = row.get("title")
+        if isinstance(title, (int, float)) and not isinstance(title, bool):
+            title = str(title)
+        if not isinstance(title, str) or not title.strip():
+            raise DataError(f"{where}: missing 'title'" if title in (None, "") else
+                            f"{where}: 'title' must be text, got {title!r}")
         interests = row.get("interests")
         if isinstance(interests, str):
             interests = [p.strip() for p in interests.replace("|", ";").replace(",", ";").split(";")]
         if not interests or not isinstance(interests, list) or not all(isinstance(i, str) and i for i in interests):
             raise DataError(f"{where}: 'interests' must list one or more interest labels")
-        try:
-            weight = float(row.get("weight") if row.get("weight") not in (None, "") else 1.0)
-        except (TypeError, ValueError):
-            raise DataError(f"{where}: 'weight' must be a number, got {row.get('weight')!r}") from None
-        if weight <= 0:
-            raise DataError(f"{where}: 'weight' must be positive, got {weight}")
+        weight = _weight(row.get("weight"), where)
         starts, ends = _date(row.get("starts"), f"{where} starts"), _date(row.get("ends"), f"{where} ends")
         if starts and ends and ends < starts:
             raise DataError(f"{where}: 'ends' ({ends}) is before 'starts' ({starts})")
-        ads.append(Ad(ad_id, title, tuple(interests), weight, starts, ends, where))
+        ads.append(Ad(ad_id, title.strip(), tuple(interests), weight, starts, ends, where))
+    if not ads:
+        raise DataError(f"{path}: no ads; a catalogue lists at least one ad (ad_id, title, interests)")
     if known_interests is not None:
         check_interests(ads, known_interests)
     return ads

@@ -153,8 +153,10 @@ class WeightedFusion(Fusion):
         super().__init__(**options)
         where = f"{self.name or type(self).__name__}.weights"
         for modality, weight in self.options["weights"].items():
-            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0:
-                raise ConfigError(f"{where}: weight of {modality!r} must be a non-negative number, got {weight!r}")
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) \
+                    or weight < 0:
+                raise ConfigError(f"{where}: weight of {modality!r} must be a finite non-negative number, "
+                                  f"got {weight!r}")
         self.options["weights"] = {m: float(w) for m, w in self.options["weights"].items()}
         self.fit_mrr: float | None = None
 

@@ -25,7 +25,7 @@ class MLPClassifier(Classifier):
     """Dropout, a dense ReLU layer, dropout, then softmax: a head for rich frozen features."""
 
     description = "dropout + dense ReLU + dropout + dense softmax (for frozen sentence embeddings)"
-    defaults = {"hidden": Option(512, min=1), "dropout": DROPOUT, "input_dropout": Option(0.1, min=0, lt=1)}
+    defaults = {"hidden": Option(512, min=1, max=65_536), "dropout": DROPOUT, "input_dropout": Option(0.1, min=0, lt=1)}
 
     def build(self, feature_dim, num_labels):
         import keras

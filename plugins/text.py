@@ -17,10 +17,10 @@ from interestkit.interfaces import Encoder
 from interestkit.semantics.embedding import load_glove
 
 COMMON_DEFAULTS = {
-    "vocab_size": Option(10000, min=3, help="words in the vocabulary (with padding and out-of-vocabulary)"),
-    "sequence_length": Option(40, min=1, help="tokens kept per sentence"),
-    "embedding_dim": Option(128, min=1),
-    "units": Option(64, min=1),
+    "vocab_size": Option(10000, min=3, max=2_000_000, help="words in the vocabulary (with padding and out-of-vocabulary)"),
+    "sequence_length": Option(40, min=1, max=10_000, help="tokens kept per sentence"),
+    "embedding_dim": Option(128, min=1, max=4096),
+    "units": Option(64, min=1, max=4096),
     "embedding_init": Option("glove", choices=("glove", "random")),
     "spatial_dropout": Option(0.3, min=0, lt=1, help="embedding channels dropped per sentence (training only)"),
     "recurrent_dropout": Option(0.0, min=0, lt=1, help="dropout on the recurrent state (training only)"),
@@ -79,7 +79,7 @@ class BiLSTMEncoder(RecurrentTextEncoder):
     description = "bidirectional LSTM over word embeddings (paper: embedding 64)"
     layer = "LSTM"
     bidirectional = True
-    defaults = dict(COMMON_DEFAULTS, embedding_dim=Option(64, min=1))
+    defaults = dict(COMMON_DEFAULTS, embedding_dim=Option(64, min=1, max=4096))
 
 
 class GloveMeanEncoder(Encoder):

@@ -221,7 +221,7 @@ def test_wrong_modality_and_bad_options(users):
     result = CliRunner().invoke(cli, ["rank", "--posts", str(posts), "--fusion", "scoresum"])
     assert result.exit_code == 2 and "unknown fusion 'scoresum' (did you mean 'score_sum'" in result.output
     result = CliRunner().invoke(cli, ["rank", "--posts", str(posts), "--top-k", "0"])
-    assert result.exit_code == 2 and "top_k: must be at least 1, got 0" in result.output
+    assert result.exit_code == 2 and "--top-k: must be at least 1, got 0" in result.output
 
 
 @pytest.mark.realdata

@@ -135,7 +135,7 @@ def test_sigterm_mid_training_marks_the_run_failed_and_registers_nothing(caption
     [
         (["--plugin", "bilstn"], "unknown encoder 'bilstn' (did you mean 'bilstm'"),
         (["--plugin", "gru", "--data", "missing.tsv"], "missing.tsv: file or folder not found"),
-        (["--plugin", "gru", "--epochs", "0"], "Invalid value for '--epochs'"),
+        (["--plugin", "gru", "--epochs", "0"], "--epochs: must be at least 1, got 0"),
     ],
 )
 def test_user_mistakes_get_one_line_errors(captions, args, message):
@@ -156,7 +156,7 @@ def test_text_plugin_refuses_image_folder(tmp_path):
 
 
 @pytest.mark.parametrize("section, message", [
-    ("encoder: {units: 0}", "encoder: gru.units: must be at least 1, got 0"),
+    ("encoder: {units: 0}", "encoder: gru.units: must be at least 1 and at most 4096, got 0"),
     ("training: {learning_rate: -1}", "training.learning_rate: must be greater than 0"),
     ("classifier: {dropout: 1.5}", "classifier: softmax.dropout: must be at least 0 and less than 1, got 1.5"),
 ])

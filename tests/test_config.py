@@ -41,7 +41,7 @@ def test_value_ranges():
 
 def test_encoder_and_head_options_fail_when_the_config_is_resolved():
     """Before TensorFlow loads or a run opens: a typo or a bad value in a plugin's section."""
-    with pytest.raises(ConfigError, match="encoder: gru.units: must be at least 1, got 0"):
+    with pytest.raises(ConfigError, match="encoder: gru.units: must be at least 1 and at most 4096, got 0"):
         config.resolve({"encoder": {"units": 0}}, "gru")
     with pytest.raises(ConfigError, match="classifier: softmax.dropout: must be at least 0 and less than 1, got 1.5"):
         config.resolve({"classifier": {"dropout": 1.5}}, "gru")

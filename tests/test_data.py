@@ -28,7 +28,7 @@ def test_reads_tsv_csv_jsonl(tmp_path):
         ("", "file is empty"),
         ("label\ttext\n", "no rows"),
         ("label\tcaption\nGolf\tx\n", r"bad.tsv:1: missing column 'text'"),
-        ("label\ttext\nGolf\tx\nGolf\ty\nPets\tz\n", r"label\(s\) 'Pets' have fewer than 2 examples"),
+        ("label\ttext\nGolf\tx\nGolf\ty\nPets\tz\n", "label 'Pets' has 1 usable caption"),
         ("label\ttext\nGolf\tx\nGolf\ty\n", "only one label"),
         ("label\ttext\nGolf\tx\tz\nPets\ty\n", r":2: expected 2 fields"),
         ("label\ttext\nGolf\t \nPets\ty\n", r":2: column 'text' is empty"),

@@ -160,6 +160,6 @@ def test_bad_labels_are_one_line_errors(tmp_path, text, message):
     with pytest.raises(DataError) as error:
         load_labels(path, load_posts(posts_path), posts_source=str(posts_path))
     assert message in str(error.value) and "\n" not in str(error.value)
-    for command in (["evaluate"], ["fusion", "fit"]):
+    for command in (["evaluate", "--strict"], ["fusion", "fit", "--strict"]):
         result = CliRunner().invoke(cli, [*command, "--posts", str(posts_path), "--labels", str(path)])
         assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output

@@ -282,8 +282,9 @@ def test_fusion_lookup_and_broken_parameter_files(tmp_path):
     with pytest.raises(DataError, match="not a fitted fusion"):
         fusion_spec("weighted", str(broken))
     broken.write_text('{"fusion": "weighted", "params": {"weights": {"text": -1}}}')
-    spec = fusion_spec("weighted", str(broken))
-    with pytest.raises(ConfigError, match="broken.json.*must be a non-negative number"):
-        RankingPipeline({"text": TEXT}, spec)
+    with pytest.raises(ConfigError, match="broken.json.*must be a finite non-negative number"):
+        fusion_spec("weighted", str(broken))  # before any model loads
+    with pytest.raises(ConfigError, match="broken.json.*must be a finite non-negative number"):
+        RankingPipeline({"text": TEXT}, FusionSpec("weighted", {"weights": {"text": -1}}, str(broken)))
     assert RankingPipeline({"text": TEXT}, FusionSpec("weighted")).rankings({"u": {"text": {"Golf": 1.0}}}) \
         == {"u": ["Golf"]}

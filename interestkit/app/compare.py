@@ -13,9 +13,9 @@ from pathlib import Path
 
 from .. import figures, hooks, tracking
 from ..atomic import atomic_write
-from ..data.datasets import detect_modality, load_dataset
+from ..data.datasets import detect_modality
 from ..errors import ConfigError, PluginError
-from .train import resolve_training, run_training
+from .train import load_training_data, resolve_training, run_training
 
 COLUMNS = ("plugin", "status", "val_top1", "val_top5", "val_loss", "parameters", "train_seconds",
            "infer_ms_per_item", "epochs", "version")
@@ -62,13 +62,13 @@ def _row(name, status, metrics=None, version=None, error=None):
 
 
 def run_comparison(plugin_names, data, config_path=None, overrides=None, promote=False, force=False,
-                   out_dir="comparison", log=print) -> dict:
+                   out_dir="comparison", log=print, flag_names=None) -> dict:
     """Train (or reuse) each plugin, then log the table and figures to a parent run."""
     names = parse_plugins(plugin_names) if isinstance(plugin_names, str) else list(plugin_names)
+    configs = {name: resolve_training(name, config_path, overrides, flag_names) for name in names}
     modality = check_modalities(names, data)
-    dataset = load_dataset(data, modality)
+    dataset = load_training_data(data, modality, configs[names[0]]["training"])
     fingerprint = dataset.fingerprint()
-    configs = {name: resolve_training(name, config_path, overrides) for name in names}
     experiment = configs[names[0]]["tracking"]["experiment"]
     rows, histories = [], {}
     tags = {"interestkit.comparison": ",".join(names), "interestkit.data_sha256": fingerprint["sha256"]}

@@ -90,12 +90,20 @@ def _pipeline_params(pipeline) -> dict:
     return params
 
 
-def run_fusion_fit(prepared: Prepared, labels_path, fusion: str, log=_quiet) -> dict:
-    """Fit fusion ``fusion`` on the labelled users and log it; returns the fit's summary."""
+def check_fittable(fusion: str):
+    """The fusion's plugin info, or ConfigError when it has nothing to fit (checked before anything loads)."""
+    if fusion == "all":
+        raise ConfigError("--fusion all is for 'interestkit evaluate'; fit one fusion at a time")
     info = hooks.get("fusion", fusion)
     if not info.cls.fittable:
         fittable = sorted(name for name, p in hooks.collect("fusion").items() if p.cls.fittable)
         raise ConfigError(f"fusion {fusion!r} has nothing to fit; fittable fusions: {', '.join(fittable) or 'none'}")
+    return info
+
+
+def run_fusion_fit(prepared: Prepared, labels_path, fusion: str, log=_quiet) -> dict:
+    """Fit fusion ``fusion`` on the labelled users and log it; returns the fit's summary."""
+    info = check_fittable(fusion)
     _, _, scores = score_users(prepared, log)
     fuser = info.cls()
     report, users = fit_fusion(fuser, scores, prepared.labels)

@@ -6,7 +6,7 @@ from .. import tracking
 from ..data.paths import MediaPolicy
 from ..recommend import load_ads
 from ..ranking.pipeline import RankingOptions
-from .ranking import IMAGE_URI, TEXT_URI, build_pipeline, fusion_spec
+from .ranking import IMAGE_URI, TEXT_URI, build_pipeline, check_ads_early, fusion_spec, needed_modalities
 
 
 def _quiet(message):
@@ -23,8 +23,10 @@ def build_hybrid(fusion="score_sum", fusion_weights=None, ads_path=None, text_ur
     ranking_options = RankingOptions.from_dict(options)
     spec = fusion_spec(fusion, fusion_weights, log)
     ads = load_ads(ads_path) if ads_path else ()
+    uris = {"text": text_uri, "image": image_uri}
+    check_ads_early(ads, uris, needed_modalities(ranking_options.mode))
     media = MediaPolicy(media_root, allow_outside)
-    pipeline = build_pipeline({"text": text_uri, "image": image_uri}, ranking_options, spec, ads, media, log=log)
+    pipeline = build_pipeline(uris, ranking_options, spec, ads, media, log=log)
     summary = tracking.log_hybrid(pipeline)
     summary.update(fusion=spec.name, ads=len(pipeline.ads), versions=dict(pipeline.provenance),
                    options=pipeline.describe())

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import hooks, tracking
-from ..data.labels import load_labels
+from ..data.labels import label_problems, load_labels
 from ..data.paths import MediaPolicy
 from ..data.posts import by_user, load_posts
-from ..errors import ConfigError, ModelError
+from ..errors import ConfigError, DataError, ModelError
 from ..modeling.cache import FeatureCache
 from ..recommend import check_interests, load_ads
+from ..ranking.fusing import guarded_fusion
 from ..ranking.pipeline import DEFAULT_FUSION, FusionSpec, RankingOptions, RankingPipeline
 from ..taxonomy import INTERESTS
 
@@ -72,6 +73,7 @@ def fusion_spec(name: str | None, weights: str | None = None, log=_quiet) -> Fus
         if document["fusion"] != name:
             raise ConfigError(f"{document['source']} holds parameters of fusion {document['fusion']!r}, "
                               f"not of {name!r}; pass --fusion {document['fusion']}")
+        guarded_fusion(info, document["params"], document["source"])  # bad parameters fail before models load
         log(f"fusion {name}: parameters {document['params']} from {document['source']}")
         fitted_on = (document.get("fitted_on") or {}).get("sha256", "")
         return FusionSpec(name, document["params"], document["source"], fitted_on)
@@ -90,7 +92,25 @@ def _default_fusion(every: bool) -> str:
 def media_policy(posts_path=None, media_root=None, allow_outside: bool = False) -> MediaPolicy:
     """Image paths resolve against ``media_root``, by default the posts file's folder."""
     root = Path(media_root) if media_root else (Path(posts_path).parent if posts_path else None)
+    if media_root and not root.is_dir():
+        raise DataError(f"--media-root {media_root}: {'not a folder' if root.exists() else 'folder not found'}")
     return MediaPolicy(root, allow_outside, OUTSIDE_HINT if not allow_outside else "")
+
+
+def check_ads_early(ads, uris: dict, modalities) -> None:
+    """The ads' interests against the labels the models will have, read without loading
+    them, so that a catalogue's mistake is found before the slow part (skipped when a
+    model's labels cannot be read cheaply: ``build_pipeline`` checks once it loads)."""
+    if not ads:
+        return
+    known = set(INTERESTS)
+    for modality in modalities:
+        if uris.get(modality):
+            labels = tracking.model_labels(uris[modality])
+            if labels is None:
+                return
+            known |= set(labels)
+    check_interests(ads, known)
 
 
 def build_pipeline(uris: dict, options: RankingOptions, fusion: FusionSpec, ads=(), media: MediaPolicy | None = None,
@@ -116,20 +136,47 @@ class Prepared:
 
 def prepare(posts_path, *, text_model=TEXT_URI, image_model=IMAGE_URI, mode="fused", fusion="score_sum",
             fusion_weights=None, options: dict | None = None, ads_path=None, labels_path=None, media_root=None,
-            allow_outside=False, modalities=None, log=_quiet) -> Prepared:
-    """Validate every input, then load the models: what ``rank`` and the other commands share."""
+            allow_outside=False, modalities=None, strict_labels=True, log=_quiet) -> Prepared:
+    """Validate every input, then load the models: what ``rank`` and the other commands share.
+
+    Progress is logged once everything is valid, so a mistake is the only line a command
+    prints. With labels, users without posts and interests the models do not know (or
+    know in another case) are errors with ``strict_labels``, else warnings (users without
+    posts are then left out of the metrics).
+    """
+    progress: list[str] = []
     ranking_options = RankingOptions.from_dict({**(options or {}), "mode": "fused" if mode == "all" else mode})
-    spec = fusion_spec(fusion, fusion_weights, log)
+    spec = fusion_spec(fusion, fusion_weights, progress.append)
     media = media_policy(posts_path, media_root, allow_outside)
     posts = load_posts(posts_path, media)
     users = by_user(posts)
     window = f"the last {ranking_options.last} posts" if ranking_options.last else "every post"
-    log(f"{posts_path}: {len(posts)} posts of {len(users)} users; using {window} of each user")
+    progress.append(f"{posts_path}: {len(posts)} posts of {len(users)} users; using {window} of each user")
     ads = load_ads(ads_path) if ads_path else ()
-    labels = None
-    if labels_path is not None:
-        labels = load_labels(labels_path, posts, posts_source=str(posts_path))
-        log(f"{labels_path}: {len(labels)} labelled users")
-    pipeline = build_pipeline({"text": text_model, "image": image_model}, ranking_options, spec, ads, media,
-                              modalities=modalities or needed_modalities(mode), log=log)
+    uris = {"text": text_model, "image": image_model}
+    check_ads_early(ads, uris, modalities or needed_modalities(mode))
+    labels = load_labels(labels_path) if labels_path is not None else None
+    if labels is not None and strict_labels:  # what needs no model fails before any loads
+        _checked_labels(labels, labels_path, posts, None, posts_path, True, [])
+    pipeline = build_pipeline(uris, ranking_options, spec, ads, media, modalities=modalities or needed_modalities(mode),
+                              log=progress.append)
+    if labels is not None:
+        labels = _checked_labels(labels, labels_path, posts, pipeline, posts_path, strict_labels, progress)
+    for message in progress:
+        log(message)
     return Prepared(Path(posts_path), posts, pipeline, labels)
+
+
+def _checked_labels(labels, labels_path, posts, pipeline, posts_path, strict, progress) -> dict:
+    known = {label for model in pipeline.models.values() for label in model.labels} if pipeline else None
+    problems, without_posts = label_problems(labels, labels_path, posts, known, posts_source=str(posts_path))
+    if problems and strict:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise DataError(f"{problems[0]}{more}")
+    progress.extend(f"warning: {problem}" for problem in problems)
+    kept = {user_id: label for user_id, label in labels.items() if user_id not in without_posts}
+    if not kept:
+        raise DataError(f"{labels_path}: no labelled user has posts in {posts_path}")
+    progress.append(f"{labels_path}: {len(kept)} labelled users" +
+                    (f" ({len(without_posts)} without posts left out)" if without_posts else ""))
+    return kept

@@ -9,16 +9,18 @@ import time
 from pathlib import Path
 
 from .. import hooks, tracking
-from ..data.datasets import detect_modality, load_dataset
+from ..data.datasets import check_images, detect_modality, load_dataset
 from ..errors import PluginError
 from ..modeling import config as config_mod
 from ..modeling.cache import FeatureCache
 from ..modeling.train import train
 
 
-def resolve_training(plugin: str | None, config_path=None, overrides=None) -> dict:
+def resolve_training(plugin: str | None, config_path=None, overrides=None, flag_names=None) -> dict:
+    """The validated config of one run (``flag_names``: the flags the overrides came from)."""
     file_config = config_mod.load_yaml(config_path) if config_path else {}
-    return config_mod.resolve(file_config, plugin, overrides, source=str(config_path or "config"))
+    return config_mod.resolve(file_config, plugin, overrides, source=str(config_path or "config"),
+                              flag_names=flag_names)
 
 
 def build_plugins(resolved: dict):
@@ -31,11 +33,12 @@ def build_plugins(resolved: dict):
 
 
 def run_training(data, plugin=None, config_path=None, overrides=None, log=print, resolved=None,
-                 extra_tags=None, dataset=None) -> dict:
-    """Train one plugin on ``data``, track it in MLflow and register it; returns a summary."""
-    resolved = resolved or resolve_training(plugin, config_path, overrides)
-    for note in resolved.get("notes", []):
-        log(f"note: {note}")
+                 extra_tags=None, dataset=None, flag_names=None) -> dict:
+    """Train one plugin on ``data``, track it in MLflow and register it; returns a summary.
+
+    Everything is checked before the run opens: the config, and the data as it will be
+    used (photos decoded, every label with at least 2 usable items)."""
+    resolved = resolved or resolve_training(plugin, config_path, overrides, flag_names)
     info, encoder, classifier = build_plugins(resolved)
     head_info = hooks.get("classifier", resolved["classifier"]["name"])
     modality = detect_modality(data)
@@ -45,8 +48,10 @@ def run_training(data, plugin=None, config_path=None, overrides=None, log=print,
             f"plugin {info.name!r} is {_article(info.modality)} {info.modality} encoder, but {data} is {kind}; "
             f"choose a {modality} plugin ({', '.join(sorted(n for n, p in hooks.collect('encoder').items() if p.modality == modality))})"
         )
-    dataset = dataset or load_dataset(data, modality)
+    dataset = dataset or load_training_data(data, modality, resolved["training"])
     fingerprint = dataset.fingerprint()
+    for note in resolved.get("notes", []):
+        log(f"note: {note}")
     log(f"{dataset.source}: {len(dataset)} examples, {len(fingerprint['labels'])} labels")
     training = resolved["training"]
     cache = FeatureCache(training["cache_dir"] or None, enabled=training["cache"]) if modality == "image" else None
@@ -70,6 +75,15 @@ def run_training(data, plugin=None, config_path=None, overrides=None, log=print,
                    parameters=result.metrics["parameters"], inference_ms_per_item=result.metrics["inference_ms_per_item"],
                    history={k: result.history.get(k, []) for k in ("val_accuracy", "val_loss")})
     return summary
+
+
+def load_training_data(data, modality: str, training: dict):
+    """The dataset as training will use it: photos decoded (unreadable ones left out, or
+    an error with ``strict``), then every label checked on its usable items."""
+    dataset = load_dataset(data, modality)
+    if modality == "image":
+        dataset = check_images(dataset, strict=training["strict"])
+    return dataset
 
 
 def inference_ms(model, inputs, sample=128) -> float:

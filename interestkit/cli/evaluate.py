@@ -6,33 +6,40 @@ import json
 
 import click
 
-from ..app.evaluate import run_evaluation, run_fusion_fit
+from ..app.evaluate import check_fittable, run_evaluation, run_fusion_fit
 from ..app.ranking import prepare
-from ..errors import ConfigError
 from ..ranking.order import MODES
 from .options import fusion_options, pipeline_options, ranking_options
 from .output import echo_err, table_text
 from .ranking import fusion_note
 
 
+STRICT = click.option("--strict", is_flag=True,
+                      help="Fail, instead of warning, on labelled users without posts and on labelled interests the "
+                           "models do not know (or know in another case).")
+
+
 @click.command()
-@click.option("--posts", "posts_path", required=True, type=click.Path(dir_okay=False), help="Posts JSONL.")
-@click.option("--labels", "labels_path", required=True, type=click.Path(dir_okay=False),
+@click.option("--posts", "posts_path", required=True, type=click.Path(), help="Posts JSONL.")
+@click.option("--labels", "labels_path", required=True, type=click.Path(),
               help="User labels TSV: user_id, interest, other_interests.")
 @click.option("--mode", type=click.Choice(("all",) + MODES), default="all", show_default=True,
               help="Evaluate every mode, or one (text or image need only that model).")
 @fusion_options
 @ranking_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def evaluate(posts_path, labels_path, mode, fusion, fusion_weights, fmt, **values):
+@STRICT
+def evaluate(posts_path, labels_path, mode, fusion, fusion_weights, fmt, strict, **values):
     """Measure how often each user's labelled interest is ranked first, in the top 3 and top 5.
 
-    '--fusion all' gives one fused row per installed fusion, named after it.
+    '--fusion all' gives one fused row per installed fusion, named after it. Labelled users
+    without posts, and labelled interests the models do not know, are warnings ('--strict':
+    errors); users without posts are left out of the metrics.
     """
     prepared = prepare(posts_path, text_model=values["text_model"], image_model=values["image_model"], mode=mode,
                        fusion=fusion, fusion_weights=fusion_weights,
                        options=pipeline_options(values), labels_path=labels_path, media_root=values["media_root"],
-                       allow_outside=values["allow_outside_paths"], log=echo_err)
+                       allow_outside=values["allow_outside_paths"], strict_labels=strict, log=echo_err)
     table, _ = run_evaluation(prepared, labels_path, mode, fusion, log=echo_err)
     if fmt == "json":
         click.echo(json.dumps(table, indent=2))
@@ -73,17 +80,18 @@ def fusion_group():
 
 
 @fusion_group.command("fit")
-@click.option("--posts", "posts_path", required=True, type=click.Path(dir_okay=False), help="Posts JSONL.")
-@click.option("--labels", "labels_path", required=True, type=click.Path(dir_okay=False), help="User labels TSV.")
+@click.option("--posts", "posts_path", required=True, type=click.Path(), help="Posts JSONL.")
+@click.option("--labels", "labels_path", required=True, type=click.Path(), help="User labels TSV.")
 @click.option("--fusion", default="weighted", show_default=True, help="A fusion with parameters to fit.")
 @ranking_options
-def fusion_fit(posts_path, labels_path, fusion, **values):
+@STRICT
+def fusion_fit(posts_path, labels_path, fusion, strict, **values):
     """Fit a fusion's parameters on labelled users and log them to MLflow (prints the URI)."""
-    if fusion == "all":
-        raise ConfigError("--fusion all is for 'interestkit evaluate'; fit one fusion at a time")
+    check_fittable(fusion)
     prepared = prepare(posts_path, text_model=values["text_model"], image_model=values["image_model"], mode="fused",
                        fusion=fusion, options=pipeline_options(values), labels_path=labels_path,
-                       media_root=values["media_root"], allow_outside=values["allow_outside_paths"], log=echo_err)
+                       media_root=values["media_root"], allow_outside=values["allow_outside_paths"],
+                       strict_labels=strict, log=echo_err)
     fit = run_fusion_fit(prepared, labels_path, fusion, log=echo_err)
     report = ", ".join(f"{k} {v:.3f}" for k, v in fit["report"].items())
     click.echo(f"{fusion} fusion: {json.dumps(dict(fit['params']))} ({report or 'fitted'} on {fit['users']} labelled users)")

@@ -1,7 +1,10 @@
 """The ``interestkit`` command: the click group, with each command group attached explicitly.
 
-Library errors (``InterestkitError``) become one-line messages with exit code 2. Heavy
-imports (TensorFlow, MLflow) happen inside commands, so ``--help`` and ``plugins`` stay fast.
+Library errors (``InterestkitError``) become one-line messages with exit code 2; usage
+errors (a flag click cannot parse) exit with 64; any other exception is the last line of
+defence's (``failures``): one line, exit code 1 (2 for OS errors), the traceback with
+``--debug``. Heavy imports (TensorFlow, MLflow) happen inside commands, so ``--help`` and
+``plugins`` stay fast.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ import click
 
 from .. import __version__, hooks
 from ..errors import InterestkitError
-from ..settings import STRICT_PLUGINS_ENV
-from . import demo, evaluate, models, plugins, ranking, serve, taxonomy, train, zeroshot
+from ..settings import DEBUG_ENV, STRICT_PLUGINS_ENV, env_flag
+from . import demo, evaluate, failures, models, plugins, ranking, serve, taxonomy, train, zeroshot
 from .output import echo_err
 
 
@@ -29,30 +32,58 @@ def _terminate(signum, frame):
 
 
 class InterestkitGroup(click.Group):
-    """Turns library errors into one-line messages, never tracebacks; SIGTERM into Ctrl-C."""
+    """Turns every error into a one-line message, never a traceback (unless ``--debug``);
+    SIGTERM into Ctrl-C; usage errors into exit code 64 (docs/errors.md)."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as error:
+            raise _usage(error) from None
 
     def invoke(self, ctx):
         in_main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
+        debug = bool(ctx.params.get("debug")) or env_flag(DEBUG_ENV)
         try:
             return super().invoke(ctx)
         except InterestkitError as error:
-            echo_err(f"Error: {error}")
+            if debug:
+                echo_err(failures.traceback_text(error))
+            echo_err(f"Error: {' '.join(str(error).split())}")
             ctx.exit(error.exit_code)
         except KeyboardInterrupt as interrupt:
             echo_err("Interrupted: any unfinished run was marked failed and registered nothing.")
-            ctx.exit(143 if isinstance(interrupt, Terminated) else 130)
+            ctx.exit(failures.TERMINATED if isinstance(interrupt, Terminated) else failures.INTERRUPTED)
+        except click.UsageError as error:
+            raise _usage(error) from None
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as error:  # the last line of defence: one line saying what failed and where
+            message, code = failures.describe(error)
+            if debug:
+                echo_err(failures.traceback_text(error))
+            hint = "" if debug else f"; run with --debug (or {DEBUG_ENV}=1) for the traceback"
+            echo_err(f"Error: {message}{hint}")
+            ctx.exit(code)
         finally:
             if in_main:
                 signal.signal(signal.SIGTERM, previous)
+
+
+def _usage(error: click.UsageError) -> click.UsageError:
+    """Usage errors (help shown for a missing command too) exit with 64, apart from data and config errors' 2."""
+    error.exit_code = failures.USAGE
+    return error
 
 
 @click.group(cls=InterestkitGroup)
 @click.version_option(__version__, prog_name="interestkit")
 @click.option("--strict-plugins", is_flag=True,
               help=f"Fail when a plugin cannot be loaded, instead of warning and skipping it ({STRICT_PLUGINS_ENV}=1).")
+@click.option("--debug", is_flag=True, help=f"Print the traceback of an error ({DEBUG_ENV}=1).")
 @click.pass_context
-def cli(ctx, strict_plugins):
+def cli(ctx, strict_plugins, debug):
     """Learn users' interests from their posts' photos and captions.
 
     Train models with plugins, track and register them in MLflow, rank users'

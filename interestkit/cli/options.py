@@ -13,7 +13,7 @@ import click
 from ..app.ranking import IMAGE_URI, TEXT_URI
 from ..errors import ConfigError
 from ..ranking.aggregation import AGGREGATIONS
-from ..ranking.pipeline import DEFAULT_FUSION
+from ..ranking.pipeline import DEFAULT_FUSION, OPTION_RULES
 
 
 def _apply(function, options):
@@ -58,7 +58,7 @@ def scoring_options(function):
 def path_options(function):
     """--media-root and --allow-outside-paths: the path policy, set by whoever runs the command."""
     return _apply(function, [
-        click.option("--media-root", type=click.Path(file_okay=False), default=None,
+        click.option("--media-root", type=click.Path(), default=None,
                      help="Folder image paths are relative to (default: the posts file's folder)."),
         click.option("--allow-outside-paths", is_flag=True,
                      help="Accept image paths that are absolute or leave the media root."),
@@ -70,11 +70,20 @@ def ranking_options(function):
     return model_options(scoring_options(path_options(function)))
 
 
+#: the pipeline option each flag sets: its errors name the flag (the rules are ``OPTION_RULES``)
+FLAG_NAMES = {"last": "--last", "half_life_days": "--half-life", "top_k": "--top-k", "top_n_ads": "--top-n",
+              "aggregation": "--aggregation", "calibrate": "--no-calibration"}
+
+
 def pipeline_options(values: dict, **extra) -> dict:
-    """Pipeline options from the command's flags (validated by ``RankingOptions``)."""
+    """Pipeline options from the command's flags, each checked by the pipeline's rules
+    (``OPTION_RULES``), the error naming the flag."""
     options = {"last": values["last"], "aggregation": values["aggregation"], "half_life_days": values["half_life"],
                "calibrate": not values["no_calibration"]}
     options.update({k: v for k, v in extra.items() if v is not None})
+    for key, value in options.items():
+        if key in OPTION_RULES and key in FLAG_NAMES:
+            OPTION_RULES[key].check(value, FLAG_NAMES[key])
     return options
 
 

@@ -39,7 +39,7 @@ def print_warnings(users):
 
 
 @click.command()
-@click.option("--posts", "posts_path", required=True, type=click.Path(dir_okay=False),
+@click.option("--posts", "posts_path", required=True, type=click.Path(),
               help="Posts JSONL: user_id, post_id, text, image, created_at.")
 @click.option("--top-k", default=5, show_default=True, type=int, help="Interests per user.")
 @click.option("--mode", type=click.Choice(MODES), default="fused", show_default=True,
@@ -99,7 +99,7 @@ def rounded(user: dict) -> dict:
 
 
 @click.command()
-@click.option("--posts", "posts_path", required=True, type=click.Path(dir_okay=False), help="Posts JSONL.")
+@click.option("--posts", "posts_path", required=True, type=click.Path(), help="Posts JSONL.")
 @click.option("--ads", "ads_path", required=True, type=click.Path(), help="Ad catalogue (.yaml/.csv).")
 @click.option("--top-n", default=10, show_default=True, type=int, help="Ads per user.")
 @click.option("--top-k", default=5, show_default=True, type=int, help="Interests per user matched.")

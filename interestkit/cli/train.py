@@ -11,19 +11,26 @@ from ..app.train import run_training
 from .options import parse_settings
 from .output import echo_err, given, print_table, progress_to_stderr
 
+#: the config value each flag sets: errors name the flag (the rules are the config's)
+FLAG_NAMES = {"training.epochs": "--epochs", "training.batch_size": "--batch-size", "training.val_split": "--val-split",
+              "training.seed": "--seed", "training.max_rows": "--max-rows", "training.fine_tune": "--fine-tune",
+              "training.strict": "--strict", "training.cache": "--no-cache",
+              "tracking.experiment": "--experiment", "tracking.registered_model": "--registered-model",
+              "tracking.register": "--no-register", "encoder.image_size": "--image-size", "encoder.weights": "--weights"}
+
 
 @click.command()
 @click.option("--plugin", "-p", help="Encoder to train (see 'interestkit plugins'); or 'plugin:' in the config.")
 @click.option("--data", "-d", required=True, type=click.Path(), help="Captions table (.tsv/.csv/.jsonl) or photo folder/table.")
 @click.option("--config", "-c", "config_path", type=click.Path(), help="YAML experiment config (e.g. configs/paper.yaml).")
-@click.option("--epochs", type=click.IntRange(min=1), help="Maximum epochs (early stopping may end sooner).")
-@click.option("--batch-size", type=click.IntRange(min=1))
-@click.option("--val-split", type=click.FloatRange(0, 1, min_open=True, max_open=True), help="Validation fraction (stratified).")
+@click.option("--epochs", type=int, help="Maximum epochs (early stopping may end sooner).")
+@click.option("--batch-size", type=int)
+@click.option("--val-split", type=float, help="Validation fraction (stratified).")
 @click.option("--seed", type=int)
-@click.option("--max-rows", type=click.IntRange(min=0), help="Train on a stratified sample of this many rows.")
-@click.option("--image-size", type=click.IntRange(min=16), help="Image encoders: input side in pixels.")
+@click.option("--max-rows", type=int, help="Train on a stratified sample of this many rows.")
+@click.option("--image-size", type=int, help="Image encoders: input side in pixels.")
 @click.option("--weights", help="Image encoders: 'imagenet' (download), a local weights file, or 'none'.")
-@click.option("--fine-tune", type=click.IntRange(min=0), help="Image encoders: unfreeze the top N blocks after the head.")
+@click.option("--fine-tune", type=int, help="Image encoders: unfreeze the top N blocks after the head.")
 @click.option("--strict", is_flag=True, default=None, help="Fail on the first unreadable image instead of skipping it.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the image feature cache.")
 @click.option("--experiment", help="MLflow experiment name.")
@@ -46,10 +53,12 @@ def train(plugin, data, config_path, epochs, batch_size, val_split, seed, max_ro
     if no_register:
         tracking["register"] = False
     overrides = {"training": training, "encoder": encoder, "tracking": tracking, "classifier": {}}
+    names = dict(FLAG_NAMES)
     for section, values in parse_settings(settings).items():
         overrides[section].update(values)
+        names.update({f"{section}.{key}": f"--set {section}.{key}" for key in values})
     with progress_to_stderr():
-        summary = run_training(data, plugin, config_path, overrides, log=echo_err)
+        summary = run_training(data, plugin, config_path, overrides, log=echo_err, flag_names=names)
     for note in summary["notes"]:
         echo_err(f"note: {note}")
     click.echo(format_summary(summary))
@@ -78,10 +87,10 @@ def format_summary(s) -> str:
 @click.option("--plugins", "plugin_names", required=True, help="Comma-separated plugins of one modality, e.g. bilstm,gru,lstm,rnn.")
 @click.option("--data", "-d", required=True, type=click.Path(), help="Captions table or photo folder/table.")
 @click.option("--config", "-c", "config_path", type=click.Path(), help="YAML config (configs/paper.yaml: the paper's study).")
-@click.option("--epochs", type=click.IntRange(min=1))
-@click.option("--image-size", type=click.IntRange(min=16), help="Shrink image inputs (recorded in the runs).")
+@click.option("--epochs", type=int)
+@click.option("--image-size", type=int, help="Shrink image inputs (recorded in the runs).")
 @click.option("--weights", help="Image encoders: none, imagenet or a weights file.")
-@click.option("--max-rows", type=click.IntRange(min=0), help="Compare on a stratified sample of this many rows.")
+@click.option("--max-rows", type=int, help="Compare on a stratified sample of this many rows.")
 @click.option("--seed", type=int)
 @click.option("--experiment", help="MLflow experiment.")
 @click.option("--out", "out_dir", default="comparison", show_default=True, type=click.Path(), help="Folder for the figures and table.")
@@ -97,7 +106,7 @@ def compare(plugin_names, data, config_path, epochs, image_size, weights, max_ro
                  "tracking": given(experiment=experiment)}
     with progress_to_stderr():
         result = run_comparison(plugin_names, data, config_path, overrides, promote=promote, force=force,
-                                out_dir=out_dir, log=echo_err)
+                                out_dir=out_dir, log=echo_err, flag_names=FLAG_NAMES)
     print_table(COLUMNS, [[_cell(c, row[c]) for c in COLUMNS] for row in result["rows"]])
     for row in result["rows"]:
         if row["error"]:

@@ -7,13 +7,14 @@ column) and what was expected.
 from __future__ import annotations
 
 import hashlib
+import string
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DataError
-from .images import IMAGE_EXTENSIONS, file_sha256
-from .paths import MediaPolicy
+from .images import IMAGE_EXTENSIONS, ImageError, file_sha256, load_image
+from .paths import MediaPolicy, broken_link
 from .tables import read_table, require_text
 
 
@@ -26,6 +27,8 @@ class Dataset:
     labels: list
     source: str
     notes: list = field(default_factory=list)
+    #: ``{label: [what failed, ...]}``: items of a label that could not be used
+    failed: dict = field(default_factory=dict)
 
     def __len__(self):
         return len(self.labels)
@@ -35,7 +38,7 @@ class Dataset:
 
     def subset(self, indices) -> "Dataset":
         return Dataset(self.modality, [self.inputs[i] for i in indices], [self.labels[i] for i in indices],
-                       self.source, list(self.notes))
+                       self.source, list(self.notes), dict(self.failed))
 
     def fingerprint(self) -> dict:
         """Hash, row count and label counts: identifies exactly what a model was trained on."""
@@ -52,19 +55,32 @@ def _content_key(item):
 # --- datasets ---------------------------------------------------------------------
 
 
+#: what a caption model's vectoriser strips (Keras' default standardisation): a caption of only these gives it nothing
+_STRIPPED = str.maketrans("", "", string.punctuation)
+
+
 def load_text_dataset(path) -> Dataset:
-    """Captions from a table with ``label`` and ``text`` columns."""
+    """Captions from a table with ``label`` and ``text`` columns. A caption of nothing but
+    punctuation gives a model nothing: it is not used, and a note says which lines."""
     path = Path(path)
     rows = read_table(path, ("label", "text"))
-    texts, labels = [], []
+    texts, labels, failed = [], [], {}
     for line, row in rows:
-        labels.append(require_text(path, line, row, "label"))
-        texts.append(require_text(path, line, row, "text"))
-    return check_labels(Dataset("text", texts, labels, str(path)))
+        label = require_text(path, line, row, "label")
+        text = require_text(path, line, row, "text")
+        if not text.translate(_STRIPPED).strip():
+            failed.setdefault(label, []).append(f"line {line} (only punctuation)")
+            continue
+        labels.append(label)
+        texts.append(text)
+    notes = [_failed_note("captions", failed, "of only punctuation")] if failed else []
+    return check_labels(Dataset("text", texts, labels, str(path), notes, failed))
 
 
 def load_image_dataset(path) -> Dataset:
-    """Photos from a folder of label sub-folders, or a table with ``label`` and ``image``."""
+    """Photos from a folder of label sub-folders, or a table with ``label`` and ``image``.
+
+    Files are listed, not decoded (``check_images`` decodes them)."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: file or folder not found (expected a folder of label sub-folders, or a table "
@@ -74,18 +90,55 @@ def load_image_dataset(path) -> Dataset:
     subdirs = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not subdirs:
         raise DataError(f"{path}: no label sub-folders; expected one folder per label holding its photos")
-    paths, labels, ignored = [], [], 0
+    paths, labels, ignored, failed = [], [], 0, {}
     for folder in subdirs:
         for file in sorted(folder.iterdir()):
-            if file.is_file() and file.suffix.lower() in IMAGE_EXTENSIONS:
+            if file.name.startswith("."):
+                continue
+            if file.suffix.lower() not in IMAGE_EXTENSIONS:
+                ignored += 1
+            elif broken_link(file):
+                failed.setdefault(folder.name, []).append(f"{file} ({broken_link(file)})")
+            elif file.is_file():
                 paths.append(file)
                 labels.append(folder.name)
-            elif not file.name.startswith("."):
-                ignored += 1
-    if not paths:
+            else:
+                failed.setdefault(folder.name, []).append(f"{file} (a folder, not a photo)")
+    if not paths and not failed:
         raise DataError(f"{path}: no images ({', '.join(IMAGE_EXTENSIONS)}) in its label sub-folders")
     notes = [f"{ignored} files without an image extension were not used"] if ignored else []
-    return check_labels(Dataset("image", paths, labels, str(path), notes))
+    if failed:
+        notes.append(_failed_note("photos", failed, "unusable"))
+    return check_labels(Dataset("image", paths, labels, str(path), notes, failed))
+
+
+def _failed_note(kind, failed: dict, why: str) -> str:
+    items = [item for items in failed.values() for item in items]
+    shown = "; ".join(items[:3]) + (" ..." if len(items) > 3 else "")
+    return f"{len(items)} {kind} {why} were not used: {shown}"
+
+
+def check_images(dataset: Dataset, strict: bool = False, size: int = 8) -> Dataset:
+    """Decode every photo (Pillow, a small size: cheap) before training starts; the
+    unreadable ones are left out, with a note (``strict``: the first is an error), and
+    labels are checked again on what is left."""
+    keep, failed = [], {label: list(items) for label, items in dataset.failed.items()}
+    for index, file in enumerate(dataset.inputs):
+        try:
+            load_image(file, size)
+        except ImageError as error:
+            if strict:
+                raise
+            failed.setdefault(dataset.labels[index], []).append(str(error))
+            continue
+        keep.append(index)
+    if len(keep) == len(dataset.inputs):
+        return dataset
+    checked = dataset.subset(keep)
+    listed = _failed_note("photos", dataset.failed, "unusable") if dataset.failed else None
+    checked.failed = failed
+    checked.notes = [n for n in dataset.notes if n != listed] + [_failed_note("photos", failed, "unusable")]
+    return check_labels(checked)
 
 
 def _image_table(path: Path) -> Dataset:
@@ -97,7 +150,8 @@ def _image_table(path: Path) -> Dataset:
         relative = require_text(path, line, row, "image")
         file = policy.resolve(relative, f"{path}:{line}: column 'image'")
         if not file.is_file():
-            raise DataError(f"{path}:{line}: image {relative!r} not found (paths are relative to the table)")
+            what = broken_link(file) or ("a folder, expected a photo" if file.is_dir() else "not found")
+            raise DataError(f"{path}:{line}: image {relative!r}: {what} (paths are relative to the table)")
         paths.append(file)
         labels.append(label)
     return check_labels(Dataset("image", paths, labels, str(path)))
@@ -106,6 +160,8 @@ def _image_table(path: Path) -> Dataset:
 def detect_modality(path) -> str:
     """'image' for a folder or a table with an ``image`` column, else 'text'."""
     path = Path(path)
+    if broken_link(path):
+        raise DataError(f"{path}: {broken_link(path)} (expected a table of captions or a folder of photos)")
     if not path.exists():
         raise DataError(f"{path}: file or folder not found (expected a table of captions or a folder of photos)")
     if path.is_dir():
@@ -120,14 +176,29 @@ def load_dataset(path, modality=None) -> Dataset:
 
 
 def check_labels(dataset: Dataset) -> Dataset:
+    """At least 2 labels, each with at least 2 usable items (counted after what could not
+    be used was left out: the error names the files or lines that failed), and no two
+    labels that differ only in case."""
     counts = Counter(dataset.labels)
+    by_case: dict = {}
+    for label in sorted(set(counts) | set(dataset.failed)):
+        by_case.setdefault(label.casefold(), []).append(label)
+    clash = next((names for names in by_case.values() if len(names) > 1), None)
+    if clash:
+        raise DataError(f"{dataset.source}: labels {' and '.join(map(repr, clash))} differ only in case; "
+                        "use one spelling")
+    rare = sorted(label for label in set(counts) | set(dataset.failed) if counts.get(label, 0) < 2)
+    if rare:
+        label = rare[0]
+        failed = dataset.failed.get(label, [])
+        why = f"; not usable: {'; '.join(failed[:3])}{' ...' if len(failed) > 3 else ''}" if failed else ""
+        more = f" (also {', '.join(map(repr, rare[1:]))})" if len(rare) > 1 else ""
+        raise DataError(
+            f"{dataset.source}: label {label!r} has {counts.get(label, 0)} usable "
+            f"{'caption' if dataset.modality == 'text' else 'photo'}(s){why}{more}; each label needs at least 2 "
+            "(one for training, one for validation)"
+        )
     if len(counts) < 2:
         only = next(iter(counts), "none")
         raise DataError(f"{dataset.source}: only one label ({only!r}); at least 2 labels are needed to train a classifier")
-    rare = sorted(label for label, n in counts.items() if n < 2)
-    if rare:
-        raise DataError(
-            f"{dataset.source}: label(s) {', '.join(map(repr, rare))} have fewer than 2 examples; "
-            "each label needs at least 2 (one for training, one for validation)"
-        )
     return dataset

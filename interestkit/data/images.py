@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ..errors import DataError
+from .paths import broken_link
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp")
 
@@ -55,6 +56,8 @@ def _open_stream(source):
             raise _fail(source, f"empty data ({_EXPECTED})")
         return io.BytesIO(source)
     path = Path(source)
+    if broken_link(path):
+        raise _fail(source, broken_link(path))
     if not path.exists():
         raise _fail(source, "file not found")
     if not path.is_file():

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import DataError
+from ..errors import DataError, suggest
 from .posts import identifier
 from .tables import read_table
 
@@ -21,6 +21,7 @@ class UserLabel:
     user_id: str
     interest: str
     others: tuple[str, ...] = field(default_factory=tuple)
+    line: int = field(default=0, compare=False)  # in its file, for messages
 
 
 def load_labels(path, posts=None, posts_source=None) -> dict[str, UserLabel]:
@@ -45,7 +46,7 @@ def load_labels(path, posts=None, posts_source=None) -> dict[str, UserLabel]:
             where = f" in {posts_source}" if posts_source else ""
             raise DataError(f"{path}:{line}: user {user_id!r} has no posts{where}")
         first_line[user_id] = line
-        labels[user_id] = UserLabel(user_id, interest.strip(), _others(path, line, row.get("other_interests")))
+        labels[user_id] = UserLabel(user_id, interest.strip(), _others(path, line, row.get("other_interests")), line)
     return labels
 
 
@@ -55,3 +56,33 @@ def _others(path: Path, line: int, value) -> tuple[str, ...]:
     if not isinstance(value, str):
         raise DataError(f"{path}:{line}: other_interests must be comma-separated text (got {value!r})")
     return tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+
+
+def label_problems(labels: dict, path, posts, known_interests, posts_source=None) -> tuple[list[str], list[str]]:
+    """What would make an evaluation on ``labels`` quietly wrong: ``(messages, users without posts)``.
+
+    Each message names the labels file's line and the user: a labelled user without posts,
+    an interest the models do not know, one that differs from a known one only in case
+    (``known_interests`` None: only users are checked).
+    """
+    users_with_posts = {post.user_id for post in posts}
+    known = set(known_interests) if known_interests is not None else None
+    by_case = {interest.casefold(): interest for interest in known or ()}
+    where = f" in {posts_source}" if posts_source else ""
+    messages, without = [], []
+    for user_id, label in labels.items():
+        at = f"{path}:{label.line}" if label.line else str(path)
+        if user_id not in users_with_posts:
+            messages.append(f"{at}: user {user_id!r} has no posts{where}")
+            without.append(user_id)
+        for interest in (label.interest, *label.others) if known is not None else ():
+            if interest in known:
+                continue
+            twin = by_case.get(interest.casefold())
+            if twin:
+                messages.append(f"{at}: interest {interest!r} of user {user_id!r} differs only in case from the "
+                                f"models' {twin!r}")
+            else:
+                messages.append(f"{at}: interest {interest!r} of user {user_id!r} is not one the models know"
+                                f"{suggest(interest, known)}")
+    return messages, without

@@ -9,6 +9,7 @@ model's build-time config); nothing in a request can.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,3 +57,19 @@ class MediaPolicy:
 
     def describe(self) -> dict:
         return {"media_root": str(self.root) if self.root is not None else None, "allow_outside": self.allow_outside}
+
+
+def broken_link(path) -> str | None:
+    """What is wrong with ``path`` if it is a symbolic link that leads nowhere: a loop, or
+    a missing target; None for anything else."""
+    path = Path(path)
+    if not path.is_symlink() or path.exists():
+        return None
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:
+        return "a symbolic link loop"
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "a symbolic link loop"
+    return "a symbolic link to a missing file"

@@ -158,6 +158,8 @@ def load_posts(path, policy: MediaPolicy | None = None) -> list[Post]:
     Image paths resolve by ``policy`` (default: inside the file's folder).
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, expected a posts .jsonl file (one JSON object per line)")
     if path.suffix.lower() != ".jsonl":
         raise DataError(f"{path}: posts must be a .jsonl file (one JSON object per line)")
     policy = policy or MediaPolicy(path.parent)

@@ -12,11 +12,13 @@ import json
 from pathlib import Path
 
 from ..errors import DataError
+from .paths import broken_link
 
 TABLE_SUFFIXES = (".tsv", ".csv", ".jsonl")
 
 
-def _decode(path: Path) -> str:
+def decode_text(path: Path) -> str:
+    """The file's text; an encoding error names its line."""
     try:
         raw = path.read_bytes()
     except OSError as error:
@@ -31,6 +33,8 @@ def _decode(path: Path) -> str:
 def read_table(path, required=("label", "text")) -> list[tuple[int, dict]]:
     """Rows of a .tsv, .csv or .jsonl file as ``(line_number, row)``; checks required columns."""
     path = Path(path)
+    if broken_link(path):
+        raise DataError(f"{path}: {broken_link(path)}, expected a {'/'.join(TABLE_SUFFIXES)} file")
     if not path.exists():
         raise DataError(f"{path}: file not found")
     if path.is_dir():
@@ -38,7 +42,7 @@ def read_table(path, required=("label", "text")) -> list[tuple[int, dict]]:
     suffix = path.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
         raise DataError(f"{path}: unsupported file type {suffix or '(none)'!r}; expected one of {', '.join(TABLE_SUFFIXES)}")
-    text = _decode(path)
+    text = decode_text(path)
     if not text.strip():
         raise DataError(f"{path}: file is empty; expected a header and rows with columns {', '.join(required)}")
     rows = _read_jsonl(path, text) if suffix == ".jsonl" else _read_delimited(path, text, suffix)
@@ -55,42 +59,77 @@ def read_table(path, required=("label", "text")) -> list[tuple[int, dict]]:
 
 
 def _read_delimited(path, text, suffix):
+    """Rows of a CSV or TSV; an error names the line where the bad record starts (a stray
+    quote on line 6 is reported at line 6, with where the quoted field ended)."""
     delimiter = "\t" if suffix == ".tsv" else ","
     quoting = csv.QUOTE_NONE if suffix == ".tsv" else csv.QUOTE_MINIMAL
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting, strict=True)
+    kind = suffix[1:].upper()
+    start = 1
     try:
         header = next(reader)
-    except StopIteration:
-        return []
-    header = [h.strip() for h in header]
-    rows = []
-    try:
-        for values in reader:
+        header = [h.strip() for h in header]
+        rows = []
+        while True:
+            start = reader.line_num + 1
+            try:
+                values = next(reader)
+            except StopIteration:
+                break
             if not values or values == [""]:
                 continue
             if len(values) != len(header):
-                raise DataError(
-                    f"{path}:{reader.line_num}: expected {len(header)} fields ({', '.join(header)}), got {len(values)}"
-                )
-            rows.append((reader.line_num, dict(zip(header, values))))
+                raise DataError(f"{path}:{start}: expected {len(header)} fields ({', '.join(header)}), "
+                                f"got {len(values)}{_spans(start, reader.line_num)}")
+            rows.append((start, dict(zip(header, values))))
+    except StopIteration:
+        return []
     except csv.Error as error:
-        raise DataError(f"{path}:{reader.line_num}: malformed {suffix[1:].upper()} ({error})") from None
+        raise DataError(f"{path}:{start}: malformed {kind} ({error}){_spans(start, reader.line_num)}") from None
     return rows
+
+
+def _spans(start: int, end: int) -> str:
+    if end <= start:
+        return ""
+    return (f"; the record starting here runs to line {end}: a quote opened on line {start} is not closed "
+            'where expected (double a quote inside a quoted field: "")')
 
 
 def _read_jsonl(path, text):
     rows = []
+    stripped = text.lstrip()
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as error:
-            raise DataError(f"{path}:{number}: invalid JSON ({error.msg} at column {error.colno})") from None
+            hint = ""
+            if not rows and (line.strip() in ("[", "{") or _whole_json(stripped)):
+                hint = ("; one JSON object per line expected (this looks like a JSON array or a pretty-printed "
+                        "object: write each object on its own line)")
+            raise DataError(f"{path}:{number}: invalid JSON ({error.msg} at column {error.colno}){hint}") from None
         if not isinstance(row, dict):
-            raise DataError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+            raise DataError(f"{path}:{number}: expected a JSON object, got {_json_kind(row)}; "
+                            "one JSON object per line expected")
         rows.append((number, row))
     return rows
+
+
+def _whole_json(text: str) -> bool:
+    """Whether the whole file is one JSON document (an array, a pretty-printed object)."""
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _json_kind(value) -> str:
+    names = {list: "an array", str: "a string", bool: "true or false", type(None): "null", int: "a number",
+             float: "a number"}
+    return names.get(type(value), type(value).__name__)
 
 
 def require_text(path, line, row, column):

@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import settings
 from ..atomic import atomic_write
+from ..errors import DataError
 
 IDENTITY_FILE = "identity.json"
 
@@ -58,6 +59,8 @@ class FeatureCache:
 
     def __init__(self, root: Path | str | None = None, enabled: bool = True):
         self.root = settings.cache_root() if root is None else Path(os.path.expanduser(str(root)))
+        if self.root.exists() and not self.root.is_dir():
+            raise DataError(f"{self.root}: is a file, expected the feature cache's folder")
         self.enabled = enabled
         self.hits = 0
         self.misses = 0

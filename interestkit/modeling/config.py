@@ -48,7 +48,7 @@ TRAINING_RULES = {
     "cache_dir": Option("", help="empty: $INTERESTKIT_CACHE_DIR or ~/.cache/interestkit/features"),
     "verbose": Option(1, choices=(0, 1, 2), help="0 silent, 1 progress bar, 2 one line per epoch"),
 }
-_EXPERIMENT_NAME = re.compile(r"^\S.{0,254}$")
+_NAME = re.compile(r"\S.{0,254}")
 TRACKING_RULES = {
     "experiment": Option("interestkit"),
     "registered_model": Option("", help="empty: interestkit-<modality>"),
@@ -108,13 +108,15 @@ def _merge(base: dict, extra: dict, where: str) -> dict:
 def _per_plugin(file_config: dict, source: str, notes: list) -> dict:
     """The ``plugins:`` section. A name close to an installed encoder's is a typo (an error);
     another unknown name may be a plugin not installed here: its section is unused, and
-    ``notes`` says so."""
+    ``notes`` says so. Every installed plugin's section is checked, not only the one trained."""
     per_plugin = file_config.get("plugins") or {}
     if not isinstance(per_plugin, dict):
-        raise ConfigError(f"{source}.plugins: expected a mapping of plugin name to sections")
+        raise ConfigError(f"{source}.plugins: expected a mapping of plugin name to sections, "
+                          f"got {type(per_plugin).__name__} {per_plugin!r}")
     encoders = hooks.collect("encoder")
     for name in per_plugin:
         if name in encoders:
+            _check_keys(per_plugin[name] or {}, SECTION_KEYS, f"{source}.plugins.{name}")
             continue
         close = difflib.get_close_matches(str(name), list(encoders), n=1, cutoff=0.75)
         if close:
@@ -123,38 +125,96 @@ def _per_plugin(file_config: dict, source: str, notes: list) -> dict:
     return per_plugin
 
 
-def resolve(file_config: dict | None, plugin: str | None, overrides: dict | None = None, source="config") -> dict:
+def check_flags(overrides: dict, names: dict) -> None:
+    """Command-line values by the same rules as a file's, the error naming the flag
+    (``names``: ``{"training.seed": "--seed"}``; others read ``--set section.key``)."""
+    for section, rules in (("training", TRAINING_RULES), ("tracking", TRACKING_RULES)):
+        for key, value in (overrides.get(section) or {}).items():
+            where = names.get(f"{section}.{key}", f"--set {section}.{key}")
+            if key not in rules:
+                raise ConfigError(f"{where}: unknown option {key!r}{suggest(key, rules)}")
+            value = rules[key].check(value, where)
+            if key in ("experiment", "registered_model"):
+                _check_name(value, key == "experiment", where)
+
+
+def _check_encoder_flags(plugin: str, options: dict, names: dict) -> None:
+    """Each encoder option given on the command line by the encoder's rules, naming the flag."""
+    info = hooks.get("encoder", plugin)
+    for key, value in options.items():
+        try:
+            info.cls(**{key: value})
+        except ConfigError as error:
+            raise ConfigError(f"{names.get(f'encoder.{key}', f'--set encoder.{key}')}: {error}") from None
+
+
+def _check_name(value: str, required: bool, where: str) -> None:
+    if (value or required) and not _NAME.fullmatch(value):
+        raise ConfigError(f"{where} must be a non-empty name without line breaks, got {value!r}")
+
+
+def resolve(file_config: dict | None, plugin: str | None, overrides: dict | None = None, source="config",
+            flag_names: dict | None = None) -> dict:
     """Resolve a run's config: defaults < file < file.plugins[plugin] < overrides.
 
-    ``overrides`` uses the same shape as a file (``{"training": {"epochs": 3}}``).
+    ``overrides`` uses the same shape as a file (``{"training": {"epochs": 3}}``);
+    ``flag_names`` names the flags they came from in errors (``check_flags``).
     Returns ``{"plugin", "encoder", "classifier", "training", "tracking", "notes"}``, every
     section validated (the encoder's and the classifier's options by their classes);
     ``notes`` are things the user should know (a section for a plugin not installed).
+    The sections of the file's other installed plugins are validated too.
     """
     file_config = file_config or {}
     _check_keys(file_config, TOP_KEYS, source)
+    if flag_names is not None:
+        check_flags(overrides or {}, flag_names)
+    if file_config.get("plugin") is not None and not isinstance(file_config["plugin"], str):
+        raise ConfigError(f"{source}: plugin must be a name, got {file_config['plugin']!r}")
     plugin = plugin or file_config.get("plugin")
     if not plugin:
         raise ConfigError(f"{source}: no plugin given (use --plugin NAME or 'plugin:' in the config)")
     if not isinstance(plugin, str):
         raise ConfigError(f"{source}: plugin must be a name, got {plugin!r}")
-    resolved = _merge({"encoder": {}, "classifier": {}, "training": {}, "tracking": {}}, file_config, source)
+    if flag_names is not None:
+        _check_encoder_flags(plugin, (overrides or {}).get("encoder") or {}, flag_names)
     notes: list[str] = []
     per_plugin = _per_plugin(file_config, source, notes)
+    resolved = _resolve_one(file_config, per_plugin, plugin, overrides, source)
+    for other in per_plugin:
+        if other != plugin and other in hooks.collect("encoder"):
+            _resolve_one(file_config, per_plugin, other, None, f"{source}.plugins.{other}")
+    resolved["notes"] = notes
+    return resolved
+
+
+def _resolve_one(file_config, per_plugin, plugin, overrides, source) -> dict:
+    """One plugin's config; the file's training and tracking values are checked on their
+    own first, so that a flag overriding a bad value does not hide it."""
+    resolved = _merge({"encoder": {}, "classifier": {}, "training": {}, "tracking": {}}, file_config, source)
     if plugin in per_plugin:
-        _check_keys(per_plugin[plugin] or {}, SECTION_KEYS, f"{source}.plugins.{plugin}")
         resolved = _merge(resolved, per_plugin[plugin] or {}, f"{source}.plugins.{plugin}")
-    resolved = _merge(resolved, overrides or {}, "command line")
+    if overrides:
+        validate_options(TRAINING_RULES, resolved["training"], f"{source}: training")
+        validate_options(TRACKING_RULES, resolved["tracking"], f"{source}: tracking")
+        resolved = _merge(resolved, overrides, "command line")
+    return _validate(resolved, plugin, source)
+
+
+def _validate(resolved, plugin, source) -> dict:
     resolved["plugin"] = plugin
     resolved["training"] = validate_options(TRAINING_RULES, resolved["training"], f"{source}: training")
     resolved["tracking"] = validate_options(TRACKING_RULES, resolved["tracking"], f"{source}: tracking")
-    if not _EXPERIMENT_NAME.match(resolved["tracking"]["experiment"]):
-        raise ConfigError(f"{source}: tracking.experiment must be a non-empty name, "
-                          f"got {resolved['tracking']['experiment']!r}")
+    for key in ("experiment", "registered_model"):
+        _check_name(resolved["tracking"][key], key == "experiment", f"{source}: tracking.{key}")
+    cache_dir = resolved["training"]["cache_dir"]
+    if cache_dir and Path(cache_dir).expanduser().exists() and not Path(cache_dir).expanduser().is_dir():
+        raise ConfigError(f"{source}: training.cache_dir: {cache_dir!r} is a file, expected a folder")
     classifier = dict(resolved["classifier"])
-    resolved["classifier"] = {"name": classifier.pop("name", "softmax"), "options": classifier}
+    name = classifier.pop("name", "softmax")
+    if not isinstance(name, str):
+        raise ConfigError(f"{source}: classifier.name must be a head's name, got {name!r}")
+    resolved["classifier"] = {"name": name, "options": classifier}
     check_plugins(resolved, source)
-    resolved["notes"] = notes
     return resolved
 
 

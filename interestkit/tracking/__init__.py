@@ -3,7 +3,8 @@
 ``import interestkit.tracking`` is cheap: MLflow itself loads when a function needs it.
 """
 
-from .models import load_fusion_document, load_hybrid, load_interest_model, log_hybrid, register_interest_model
+from .models import (load_fusion_document, load_hybrid, load_interest_model, log_hybrid, model_labels,
+                     register_interest_model)
 from .registry import (
     CHAMPION,
     HYBRID_NAME,
@@ -32,5 +33,5 @@ __all__ = [
     "CHAMPION", "EVALUATION_EXPERIMENT", "HYBRID_NAME", "alias_version", "champion_version", "comparison_run",
     "configure", "describe_uri", "experiment_id", "find_finished_run", "list_models", "load_fusion_document",
     "load_hybrid", "load_interest_model", "log_comparison", "log_evaluation", "log_fusion_fit", "log_hybrid",
-    "log_summary_run", "parse_model_uri", "promote", "register_interest_model", "registered_name", "training_run", "tracking_uri", "ui_command",
+    "log_summary_run", "model_labels", "parse_model_uri", "promote", "register_interest_model", "registered_name", "training_run", "tracking_uri", "ui_command",
 ]

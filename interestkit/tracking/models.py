@@ -126,6 +126,23 @@ def load_interest_model(uri: str) -> tuple[object, dict]:
     return model.model, {"uri": uri, **describe_uri(uri)}
 
 
+def model_labels(uri: str) -> list | None:
+    """The labels of the model at ``uri`` without loading it (its folder's meta.json, or the
+    ``labels.json`` its run logged); None when they cannot be read cheaply."""
+    path = Path(uri)
+    try:
+        if not uri.startswith(("models:/", "runs:/")):
+            return list(json.loads((path / "meta.json").read_text(encoding="utf-8"))["labels"])
+        import mlflow
+
+        configure()
+        run_id = describe_uri(uri).get("run_id") if uri.startswith("models:/") else uri.split("/")[1]
+        labels = mlflow.artifacts.load_dict(f"runs:/{run_id}/labels.json") if run_id else None
+        return list(labels) if isinstance(labels, list) else None
+    except Exception:  # not readable cheaply: the models' labels are checked once they load
+        return None
+
+
 # --- the hybrid ----------------------------------------------------------------------
 
 
@@ -204,6 +221,8 @@ def load_fusion_document(ref: str) -> dict:
 
 
 def _read_fusion_file(path: Path):
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, expected a fusion parameters file (.json or .yaml)")
     if not path.is_file():
         raise DataError(f"{path}: fusion parameters file not found (write one with 'interestkit fusion fit')")
     try:

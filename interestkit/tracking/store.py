@@ -17,8 +17,8 @@ import logging
 import os
 from pathlib import Path
 
-from ..errors import ModelError
-from ..settings import store_dir
+from ..errors import DataError, ModelError
+from ..settings import REGISTRY_ENV, store_dir
 
 logging.getLogger("mlflow").setLevel(logging.WARNING)
 logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -61,7 +61,11 @@ def configure() -> str:
 
     uri = tracking_uri()
     if not user_tracking_uri():
-        store_dir().mkdir(parents=True, exist_ok=True)
+        try:
+            store_dir().mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise DataError(f"{store_dir()}: cannot be the store's folder ({error.strerror}); set {REGISTRY_ENV} "
+                            "to a folder") from None
         _SET_BY_US.add(uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
