@@ -317,3 +317,32 @@ def test_zero_shot_versions_serve_through_the_pyfunc_and_the_hybrid(hashing, tmp
                                      "created_at": "2026-01-01"}], "test")
     ranked = pipeline.rank(posts)[0]
     assert ranked.skipped == [] and ranked.as_dict()["interests"][0]["interest"] == "Golf"
+
+
+def test_few_shot_photos_from_an_examples_folder(hashing, tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "interests.yaml"
+    path.write_text(PHOTO_TAXONOMY)
+    colours = {"Golf": (30, 200, 40), "Pets": (200, 120, 60)}
+    for interest, colour in colours.items():
+        (tmp_path / "photos" / interest).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (12, 12), tuple(min(255, c + 10 * i) for c in colour)).save(
+                tmp_path / "photos" / interest / f"{i}.png")
+    result = invoke("zero-shot", "--taxonomy", path, "--data", tmp_path / "photos", "--modality", "image",
+                    "--image-encoder", "colours", "--text-encoder", "hashing", "--format", "json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)[0]
+    assert (summary["kind"], summary["interests"], summary["examples"]) == ("few-shot", 2, 6)
+    assert summary["unreachable"] == ["Zyzzx", "Sailing"] and summary["metrics"]["examples_top1"] == 1.0
+    model, _ = tracking.load_interest_model("models:/interestkit-image/1")
+    Image.new("RGB", (12, 12), (35, 205, 45)).save(tmp_path / "green.png")
+    probs, kept, _ = model.predict_images([tmp_path / "green.png"])
+    assert model.labels[int(probs[0].argmax())] == "Golf"
+    (tmp_path / "photos" / "Golff").mkdir()
+    Image.new("RGB", (12, 12)).save(tmp_path / "photos" / "Golff" / "x.png")
+    result = CliRunner().invoke(cli, ["zero-shot", "--taxonomy", str(path), "--examples", str(tmp_path / "photos"),
+                                      "--modality", "image", "--image-encoder", "colours", "--text-encoder", "hashing"])
+    assert result.exit_code == 2 and "folder 'Golff': 'Golff' is not an interest of the taxonomy (did you mean 'Golf'" \
+        in result.output
