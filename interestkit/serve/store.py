@@ -1,65 +1,162 @@
-"""The serving state: each user's posts (as received), their scores and the model that scored them.
+"""The serving state behind SQLAlchemy Core: each user's posts (as received), their scores and windows.
 
-sqlite, one connection guarded by a lock, every change in one transaction: a restart
-loses nothing, and a user's window is replaced whole.
+sqlite by default (one file, WAL); a ``postgresql://`` URL lets several ``serve``
+processes share it. An update to one user is one transaction holding that user's row
+lock (``SELECT ... FOR UPDATE`` on PostgreSQL; sqlite takes its write lock at
+``BEGIN IMMEDIATE``), so two replicas updating the same user at once are serialised and
+neither update is lost. Every call blocks: the server runs them in a thread pool.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
+import time
 from pathlib import Path
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS posts (
-    user_id TEXT NOT NULL,
-    post_id TEXT NOT NULL,
-    created_at TEXT,
-    seq INTEGER NOT NULL,
-    record TEXT NOT NULL,
-    scores TEXT NOT NULL,
-    model_key TEXT NOT NULL,
-    PRIMARY KEY (user_id, post_id)
-);
-CREATE INDEX IF NOT EXISTS posts_by_user ON posts (user_id);
-"""
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from ..errors import ConfigError
+
+metadata = sa.MetaData()
+
+users = sa.Table(
+    "serve_users", metadata,
+    sa.Column("user_id", sa.String(128), primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False, default=0),  # arrivals so far: orders equal times
+    sa.Column("version", sa.BigInteger, nullable=False, default=0),  # updates so far
+)
+
+posts = sa.Table(
+    "serve_posts", metadata,
+    sa.Column("user_id", sa.String(128), primary_key=True),
+    sa.Column("post_id", sa.String(256), primary_key=True),
+    sa.Column("created_at", sa.String(64)),
+    sa.Column("stamp", sa.Float, nullable=False),  # created_at, or arrival, in epoch seconds: retention
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("record", sa.Text, nullable=False),
+    sa.Column("scores", sa.Text, nullable=False),
+    sa.Column("model_key", sa.String(256), nullable=False),
+    sa.Index("serve_posts_stamp", "stamp"),
+)
+
+ROW = ("post_id", "created_at", "stamp", "seq", "record", "scores", "model_key")
+
+
+def state_url(state: str) -> str:
+    """A SQLAlchemy URL from ``--state``: a database URL, or a path of a sqlite file."""
+    if "://" in state:
+        if not state.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgresql+psycopg2:")):
+            raise ConfigError(f"--state {state!r}: expected a sqlite file, sqlite:///... or postgresql://...")
+        return state.replace("postgresql://", "postgresql+psycopg://", 1) if state.startswith("postgresql://") else state
+    path = Path(state)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def redact(url: str) -> str:
+    """The URL without its password (for logs and /health)."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL: nothing secret in it
+        return url
 
 
 class Store:
-    """Per-post scores and rolling windows in sqlite (one connection, guarded by a lock)."""
+    """Users' rows in a database; ``update`` is the one read-modify-write, under the user's lock."""
 
-    def __init__(self, path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(SCHEMA)
-        self.lock = threading.Lock()
-
-    def rows(self, user_id):
-        with self.lock:
-            cur = self.db.execute("SELECT post_id, created_at, seq, record, scores, model_key FROM posts "
-                                  "WHERE user_id = ?", (user_id,))
-            return [dict(zip(("post_id", "created_at", "seq", "record", "scores", "model_key"), r)) for r in cur]
-
-    def next_seq(self):
-        with self.lock:
-            return (self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM posts").fetchone()[0] or 0) + 1
-
-    def replace(self, user_id, rows, keep_ids):
-        """Write ``rows`` and drop the user's posts outside ``keep_ids``, in one transaction."""
-        with self.lock:
-            self.db.execute("BEGIN IMMEDIATE")
+    def __init__(self, state, pool_size: int = 8):
+        self.url = state_url(str(state))
+        self.sqlite = self.url.startswith("sqlite")
+        if self.sqlite:
+            self.engine = sa.create_engine(self.url, pool_size=pool_size, max_overflow=0,
+                                           connect_args={"check_same_thread": False, "timeout": 60})
+            sa.event.listen(self.engine, "connect", _sqlite_connect)
+            sa.event.listen(self.engine, "begin", _sqlite_begin)
+            self._insert = sqlite_insert
+        else:
             try:
-                self.db.executemany(
-                    "INSERT OR REPLACE INTO posts (user_id, post_id, created_at, seq, record, scores, model_key) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(user_id, r["post_id"], r["created_at"], r["seq"], r["record"], r["scores"], r["model_key"])
-                     for r in rows])
-                placeholders = ",".join("?" * len(keep_ids)) or "''"
-                self.db.execute(f"DELETE FROM posts WHERE user_id = ? AND post_id NOT IN ({placeholders})",
-                                (user_id, *keep_ids))
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
+                self.engine = sa.create_engine(self.url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
+            except Exception as error:
+                raise ConfigError(f"--state {redact(self.url)}: cannot use it ({error})") from None
+            self._insert = pg_insert
+        try:
+            metadata.create_all(self.engine)
+        except sa.exc.SQLAlchemyError as error:
+            raise ConfigError(f"--state {redact(self.url)}: cannot open it ({_one_line(error)})") from None
+
+    def describe(self) -> str:
+        return redact(self.url)
+
+    def close(self):
+        self.engine.dispose()
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def rows(self, user_id) -> list[dict]:
+        with self.engine.connect() as conn:
+            return _rows(conn.execution_options(readonly=True), user_id)
+
+    # --- the one read-modify-write ----------------------------------------------------------
+
+    def update(self, user_id, change):
+        """Run ``change(rows, first_seq) -> (new_rows, keep_ids, result)`` under the user's lock.
+
+        ``rows`` are the user's stored rows, ``first_seq`` the first arrival number free for
+        this update; ``new_rows`` are written (replacing rows of the same post), every other
+        row not in ``keep_ids`` is dropped, all in one transaction. Returns ``result``.
+        """
+        with self.engine.begin() as conn:
+            conn.execute(self._insert(users).values(user_id=user_id, seq=0, version=0)
+                         .on_conflict_do_nothing(index_elements=["user_id"]))
+            query = sa.select(users.c.seq).where(users.c.user_id == user_id)
+            seq = conn.execute(query if self.sqlite else query.with_for_update()).scalar_one()
+            new_rows, keep_ids, result = change(_rows(conn, user_id), seq + 1)
+            if new_rows:
+                ids = [r["post_id"] for r in new_rows]
+                conn.execute(posts.delete().where(posts.c.user_id == user_id, posts.c.post_id.in_(ids)))
+                conn.execute(posts.insert(), [dict(r, user_id=user_id) for r in new_rows])
+            conn.execute(posts.delete().where(posts.c.user_id == user_id, posts.c.post_id.not_in(list(keep_ids))))
+            top = max([seq, *[r["seq"] for r in new_rows]])
+            conn.execute(users.update().where(users.c.user_id == user_id)
+                         .values(seq=top, version=users.c.version + 1))
+        return result
+
+    # --- users' data on request ---------------------------------------------------------------
+
+    def delete_user(self, user_id) -> int | None:
+        """Remove every post and the user's row; the number of posts removed, None if unknown."""
+        with self.engine.begin() as conn:
+            removed = conn.execute(posts.delete().where(posts.c.user_id == user_id)).rowcount
+            known = conn.execute(users.delete().where(users.c.user_id == user_id)).rowcount
+        return removed if (removed or known) else None
+
+    def purge(self, days: float, now: float | None = None) -> int:
+        """Delete posts older than ``days`` (by created_at, else arrival); the number deleted."""
+        cutoff = (now if now is not None else time.time()) - days * 86400
+        with self.engine.begin() as conn:
+            removed = conn.execute(posts.delete().where(posts.c.stamp < cutoff)).rowcount
+            empty = sa.select(posts.c.user_id).where(posts.c.user_id == users.c.user_id).exists()
+            conn.execute(users.delete().where(~empty))
+        return removed
+
+
+def _rows(conn, user_id) -> list[dict]:
+    result = conn.execute(sa.select(*[posts.c[name] for name in ROW]).where(posts.c.user_id == user_id))
+    return [dict(zip(ROW, row)) for row in result]
+
+
+def _sqlite_connect(dbapi_connection, _record):
+    dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event issues BEGIN IMMEDIATE
+    dbapi_connection.execute("PRAGMA journal_mode=WAL")
+    dbapi_connection.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash
+    dbapi_connection.execute("PRAGMA busy_timeout=60000")
+
+
+def _sqlite_begin(conn):
+    """Writers take sqlite's write lock at once (no upgrade deadlock); readers do not."""
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("readonly") else "BEGIN IMMEDIATE")
+
+
+def _one_line(error) -> str:
+    return " ".join(str(error).split())[:300]
