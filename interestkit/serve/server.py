@@ -11,6 +11,8 @@ acknowledged before the signal was committed before its answer was sent.
 
 from __future__ import annotations
 
+import contextlib
+
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -58,10 +60,26 @@ def guarded_protocol(header_timeout: float):
     return GuardedH11
 
 
+class GracefulServer(uvicorn.Server):
+    """uvicorn's server that, once stopped by a signal, exits normally instead of re-raising it."""
+
+    stopped_by: list = []
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self.stopped_by = list(getattr(self, "_captured_signals", []))
+                if hasattr(self, "_captured_signals"):
+                    self._captured_signals.clear()
+
+
 def uvicorn_server(app, host: str, port: int, limits, graceful_seconds: float = 30, log_level: str = "warning"):
     """A ``uvicorn.Server`` for ``app`` with the limits' timeouts and connection cap."""
     config = uvicorn.Config(app, host=host, port=port, http=guarded_protocol(limits.read_timeout),
                             timeout_keep_alive=limits.keep_alive, limit_concurrency=limits.max_connections,
                             h11_max_incomplete_event_size=64 * 1024, timeout_graceful_shutdown=graceful_seconds,
                             log_level=log_level, access_log=False, lifespan="on", server_header=False)
-    return uvicorn.Server(config)
+    return GracefulServer(config)
