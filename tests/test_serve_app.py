@@ -222,3 +222,15 @@ def test_a_stalled_client_is_dropped_within_seconds(tmp_path):
         with socket.create_connection((host, int(port))) as sock:
             started = time.monotonic()
             assert read_all(sock) == b"" and time.monotonic() - started < 5
+
+
+def test_every_serve_flag_the_docs_name_exists():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "serving.md").read_text()
+    section = text[text.index("## Real-time serving"):]
+    named = set(re.findall(r"`(--[a-z-]+)", section)) | set(re.findall(r"serve .*?((?:--[a-z-]+ ?)+)", section))
+    flags = {flag for group in named for flag in group.split() if flag.startswith("--")}
+    helped = CliRunner().invoke(cli, ["serve", "--help"]).output
+    assert flags and not [flag for flag in flags if flag not in helped]
