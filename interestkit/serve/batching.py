@@ -2,8 +2,8 @@
 
 A request hands its posts to ``MicroBatcher.submit`` and awaits its scores. The batcher
 collects posts until ``max_posts`` are waiting or ``max_wait_ms`` have passed since the
-first (while the models are busy, every request that arrives waits for the next batch
-anyway), then runs them through the pipeline's models once, in its one inference thread
+first (it does not wait when no other request is in flight; while the models are busy,
+every request that arrives waits for the next batch anyway), then runs them through the pipeline's models once, in its one inference thread
 (Keras models are not re-entrant), and hands each request its own posts' scores. Post ids
 are renamed inside a batch, so two users' posts with the same id do not mix.
 """
@@ -20,12 +20,14 @@ from ..ranking.scoring import ScoredPosts
 class MicroBatcher:
     """``run(posts) -> (ScoredPosts, *extra)`` called once per batch, in one thread."""
 
-    def __init__(self, run, max_posts: int = 64, max_wait_ms: float = 2.0, on_batch=None, on_queue=None):
+    def __init__(self, run, max_posts: int = 64, max_wait_ms: float = 2.0, on_batch=None, on_queue=None,
+                 in_flight=None):
         self.run = run
         self.max_posts = max(1, int(max_posts))
         self.max_wait = max(0.0, float(max_wait_ms)) / 1000
         self.on_batch = on_batch or (lambda size: None)  # the number of posts of each batch
         self.on_queue = on_queue or (lambda depth: None)  # posts waiting
+        self.in_flight = in_flight or (lambda: 1 << 30)  # requests being served (queued ones included)
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="interestkit-inference")
         self._queue: list = []
         self._queued = 0
@@ -75,7 +77,8 @@ class MicroBatcher:
             await self._wake.wait()
             self._wake.clear()
             while self._queue:
-                if self.max_wait and self._queued < self.max_posts:
+                others = self.in_flight() > len(self._queue)  # someone may submit soon: worth waiting for
+                if self.max_wait and self._queued < self.max_posts and others:
                     try:
                         await asyncio.wait_for(self._full.wait(), self.max_wait)
                     except asyncio.TimeoutError:

@@ -64,8 +64,10 @@ class InterestService:
         self.watch = watch  # () -> the version the served alias points at now, or None
         self.pipeline, self.model_info = loader()
         self.metrics.set_model(self.model_info)
+        self.in_flight = 0  # scoring requests between parsing and their answer
         self.batcher = MicroBatcher(self._score_batch, batch_max_posts, batch_wait_ms,
-                                    self.metrics.batch_size.observe, self.metrics.queue_depth.set)
+                                    self.metrics.batch_size.observe, self.metrics.queue_depth.set,
+                                    lambda: self.in_flight)
         self.db_pool = ThreadPoolExecutor(db_threads, thread_name_prefix="interestkit-store")
         self.decode_pool = ThreadPoolExecutor(decode_threads, thread_name_prefix="interestkit-decode")
         self.retention_days = retention_days
@@ -154,9 +156,8 @@ class InterestService:
         """(posts, scores) of stored rows, without reading their photos (ranking needs only ids and times)."""
         posts, scored = [], ScoredPosts({m: {} for m in pipeline.scoring_models})
         for row in rows:
-            record = json.loads(row["record"])
-            posts.append(Post(user_id, row["post_id"], record.get("text"), None,
-                              parse_created_at("stored", row["created_at"]), row["seq"], record.get("image")))
+            posts.append(Post(user_id, row["post_id"], None, None, parse_created_at("stored", row["created_at"]),
+                              row["seq"]))
             for modality, scores in json.loads(row["scores"]).items():
                 if modality == SKIPPED_KEY:
                     scored.failures[row["post_id"]] = scores
@@ -178,11 +179,12 @@ class InterestService:
         keyed = sorted(rows, key=lambda r: recency_key(_Stamp(r)))
         return keyed[-last:] if last > 0 else keyed
 
-    def _rescored(self, user_id, stale):
+    def _rescored(self, user_id, stale, records):
         """Rows scored by an older model, re-scored by the current one (from the records they keep)."""
         if not stale:
             return []
-        posts = [parse_post(json.loads(r["record"]), f"stored post of {user_id}", r["seq"], self.pipeline.media)
+        kept = records([r["post_id"] for r in stale])
+        posts = [parse_post(json.loads(kept[r["post_id"]]), f"stored post of {user_id}", r["seq"], self.pipeline.media)
                  for r in stale]
         scored, _, key = self.batcher.run_now(posts)
         return self._rows_for(posts, scored, key)
@@ -191,20 +193,24 @@ class InterestService:
 
     async def add_posts(self, user_id, records):
         _check_user(user_id)
-        posts = await self._in(self.decode_pool, self._parse, records, user_id, self.limits.records)
-        if not posts:
-            raise RequestError(422, "body: expected at least one post", "body")
-        scored, pipeline, key = await self.batcher.submit(posts)
-        answer = await self._in(self.db_pool, self._commit, user_id, posts, scored, pipeline, key)
+        self.in_flight += 1
+        try:
+            posts = await self._in(self.decode_pool, self._parse, records, user_id, self.limits.records)
+            if not posts:
+                raise RequestError(422, "body: expected at least one post", "body")
+            scored, pipeline, key = await self.batcher.submit(posts)
+            answer = await self._in(self.db_pool, self._commit, user_id, posts, scored, pipeline, key)
+        finally:
+            self.in_flight -= 1
         answer["scored"] = len(posts)
         return answer
 
     def _commit(self, user_id, posts, scored, pipeline, key):
-        def change(rows, first_seq):
+        def change(rows, first_seq, records):
             numbered = [dataclasses.replace(post, line=first_seq + i) for i, post in enumerate(posts)]
             new = {r["post_id"]: r for r in self._rows_for(numbered, scored, key)}
             old = [r for r in rows if r["post_id"] not in new]
-            fresh = self._rescored(user_id, [r for r in old if r["model_key"] != key])
+            fresh = self._rescored(user_id, [r for r in old if r["model_key"] != key], records)
             by_id = {**{r["post_id"]: r for r in old}, **{r["post_id"]: r for r in fresh}, **new}
             window = self._window(list(by_id.values()), pipeline)
             kept = {r["post_id"] for r in window}
@@ -223,8 +229,8 @@ class InterestService:
         if not rows:
             raise RequestError(404, f"user {user_id!r} has no posts; POST /users/{user_id}/posts first", "user_id")
         if any(r["model_key"] != key for r in rows):
-            def change(rows, _):
-                fresh = self._rescored(user_id, [r for r in rows if r["model_key"] != key])
+            def change(rows, _, records):
+                fresh = self._rescored(user_id, [r for r in rows if r["model_key"] != key], records)
                 by_id = {**{r["post_id"]: r for r in rows}, **{r["post_id"]: r for r in fresh}}
                 return fresh, set(by_id), list(by_id.values())
             rows = self.store.update(user_id, change)
@@ -238,11 +244,15 @@ class InterestService:
         return {"user_id": user_id, "deleted_posts": removed}
 
     async def rank(self, records):
-        posts = await self._in(self.decode_pool, self._parse, records, None, self.limits.rank_records)
-        pipeline = self.pipeline
-        selected, warnings = pipeline.window(posts)
-        scored, pipeline, _ = await self.batcher.submit(selected)
-        users = await self._in(self.db_pool, pipeline.rank_scored, selected, scored, warnings)
+        self.in_flight += 1
+        try:
+            posts = await self._in(self.decode_pool, self._parse, records, None, self.limits.rank_records)
+            pipeline = self.pipeline
+            selected, warnings = pipeline.window(posts)
+            scored, pipeline, _ = await self.batcher.submit(selected)
+            users = await self._in(self.db_pool, pipeline.rank_scored, selected, scored, warnings)
+        finally:
+            self.in_flight -= 1
         return {"users": [user.as_dict() for user in users]}
 
     def health(self):

@@ -40,7 +40,7 @@ posts = sa.Table(
     sa.Index("serve_posts_stamp", "stamp"),
 )
 
-ROW = ("post_id", "created_at", "stamp", "seq", "record", "scores", "model_key")
+ROW = ("post_id", "created_at", "stamp", "seq", "scores", "model_key")  # not the record: only re-scoring needs it
 
 
 def state_url(state: str) -> str:
@@ -100,10 +100,10 @@ class Store:
     # --- the one read-modify-write ----------------------------------------------------------
 
     def update(self, user_id, change):
-        """Run ``change(rows, first_seq) -> (new_rows, keep_ids, result)`` under the user's lock.
+        """Run ``change(rows, first_seq, records) -> (new_rows, keep_ids, result)`` under the user's lock.
 
         ``rows`` are the user's stored rows, ``first_seq`` the first arrival number free for
-        this update; ``new_rows`` are written (replacing rows of the same post), every other
+        this update, ``records(post_ids)`` reads those posts' records ``{post_id: record}``; ``new_rows`` are written (replacing rows of the same post), every other
         row not in ``keep_ids`` is dropped, all in one transaction. Returns ``result``.
         """
         with self.engine.begin() as conn:
@@ -111,7 +111,7 @@ class Store:
                          .on_conflict_do_nothing(index_elements=["user_id"]))
             query = sa.select(users.c.seq).where(users.c.user_id == user_id)
             seq = conn.execute(query if self.sqlite else query.with_for_update()).scalar_one()
-            new_rows, keep_ids, result = change(_rows(conn, user_id), seq + 1)
+            new_rows, keep_ids, result = change(_rows(conn, user_id), seq + 1, lambda ids: _records(conn, user_id, ids))
             if new_rows:
                 ids = [r["post_id"] for r in new_rows]
                 conn.execute(posts.delete().where(posts.c.user_id == user_id, posts.c.post_id.in_(ids)))
@@ -144,6 +144,13 @@ class Store:
 def _rows(conn, user_id) -> list[dict]:
     result = conn.execute(sa.select(*[posts.c[name] for name in ROW]).where(posts.c.user_id == user_id))
     return [dict(zip(ROW, row)) for row in result]
+
+
+def _records(conn, user_id, ids) -> dict:
+    if not ids:
+        return {}
+    query = sa.select(posts.c.post_id, posts.c.record).where(posts.c.user_id == user_id, posts.c.post_id.in_(list(ids)))
+    return dict(conn.execute(query).all())
 
 
 def _sqlite_connect(dbapi_connection, _record):
