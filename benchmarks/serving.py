@@ -201,6 +201,8 @@ def main():
     parser.add_argument("--clients", default="1,4,16,64")
     parser.add_argument("--kinds", default="caption,photo")
     parser.add_argument("--no-peer", action="store_true", help="Skip mlflow models serve.")
+    parser.add_argument("--peer-photo-clients", default="1,4",
+                        help="Levels of the peer with photos (each of its updates re-scores up to 20 photos).")
     parser.add_argument("--serve-args", default="", help="Extra options for interestkit serve, e.g. '--batch-wait-ms 5'.")
     args = parser.parse_args()
     if not (args.data / "users" / "posts.jsonl").is_file():
@@ -241,7 +243,8 @@ def main():
             wait_for(port, "/ping", peer)
             for kind in kinds:
                 load(port, rows[kind], 2, 2, f"warm{kind}", False)
-                for clients in levels:
+                peer_levels = [int(c) for c in args.peer_photo_clients.split(",")] if kind == "photo" else levels
+                for clients in peer_levels:
                     latencies, errors, _, seconds = load(port, rows[kind], clients, args.duration, kind, False)
                     results.append(row("mlflow models serve (whole window)", kind, clients, latencies, errors, None,
                                        seconds))

@@ -217,7 +217,7 @@ class InterestService:
             changed = [r for r in [*new.values(), *fresh] if r["post_id"] in kept]
             return changed, kept, window
 
-        return self._answer(user_id, self.store.update(user_id, change), pipeline)
+        return self._answer(user_id, self.store.update(user_id, change, len(posts)), pipeline)
 
     async def interests(self, user_id):
         _check_user(user_id)

@@ -1,9 +1,10 @@
 """The serving state behind SQLAlchemy Core: each user's posts (as received), their scores and windows.
 
 sqlite by default (one file, WAL); a ``postgresql://`` URL lets several ``serve``
-processes share it. An update to one user is one transaction holding that user's row
-lock (``SELECT ... FOR UPDATE`` on PostgreSQL; sqlite takes its write lock at
-``BEGIN IMMEDIATE``), so two replicas updating the same user at once are serialised and
+processes share it. An update to one user is one transaction that starts by locking that
+user's row: one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` creates or updates it,
+and PostgreSQL holds the row lock until commit (sqlite holds its write lock from ``BEGIN
+IMMEDIATE``), so two replicas updating the same user at once are serialised and
 neither update is lost. Every call blocks: the server runs them in a thread pool.
 """
 
@@ -73,13 +74,17 @@ class Store:
                                            connect_args={"check_same_thread": False, "timeout": 60})
             sa.event.listen(self.engine, "connect", _sqlite_connect)
             sa.event.listen(self.engine, "begin", _sqlite_begin)
-            self._insert = sqlite_insert
+            insert = sqlite_insert
         else:
             try:
                 self.engine = sa.create_engine(self.url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
             except Exception as error:
                 raise ConfigError(f"--state {redact(self.url)}: cannot use it ({error})") from None
-            self._insert = pg_insert
+            insert = pg_insert
+        upsert = insert(users).values(user_id=sa.bindparam("user_id"), seq=sa.bindparam("n"), version=1)
+        self._lock = upsert.on_conflict_do_update(
+            index_elements=["user_id"], set_={"seq": users.c.seq + upsert.excluded.seq,
+                                              "version": users.c.version + 1}).returning(users.c.seq)
         try:
             metadata.create_all(self.engine)
         except sa.exc.SQLAlchemyError as error:
@@ -99,27 +104,29 @@ class Store:
 
     # --- the one read-modify-write ----------------------------------------------------------
 
-    def update(self, user_id, change):
+    def update(self, user_id, change, arrivals: int = 0):
         """Run ``change(rows, first_seq, records) -> (new_rows, keep_ids, result)`` under the user's lock.
 
-        ``rows`` are the user's stored rows, ``first_seq`` the first arrival number free for
-        this update, ``records(post_ids)`` reads those posts' records ``{post_id: record}``; ``new_rows`` are written (replacing rows of the same post), every other
-        row not in ``keep_ids`` is dropped, all in one transaction. Returns ``result``.
+        ``rows`` are the user's stored rows; ``first_seq`` the first of the ``arrivals``
+        arrival numbers reserved for this update; ``records(post_ids)`` reads those posts'
+        records ``{post_id: record}``. ``new_rows`` are written (replacing rows of the same
+        post) and every other row not in ``keep_ids`` is dropped, in one transaction.
+        Returns ``result``.
         """
         with self.engine.begin() as conn:
-            conn.execute(self._insert(users).values(user_id=user_id, seq=0, version=0)
-                         .on_conflict_do_nothing(index_elements=["user_id"]))
-            query = sa.select(users.c.seq).where(users.c.user_id == user_id)
-            seq = conn.execute(query if self.sqlite else query.with_for_update()).scalar_one()
-            new_rows, keep_ids, result = change(_rows(conn, user_id), seq + 1, lambda ids: _records(conn, user_id, ids))
+            # one statement creates or locks the user's row (held until commit) and reserves arrivals
+            seq = conn.execute(self._lock, {"user_id": user_id, "n": arrivals}).scalar_one()
+            rows = [dict(zip(ROW, row)) for row in conn.execute(_SELECT_ROWS, {"user_id": user_id})]
+            new_rows, keep_ids, result = change(rows, seq - arrivals + 1, lambda ids: _records(conn, user_id, ids))
+            stored = {r["post_id"] for r in rows}
+            replaced = [r["post_id"] for r in new_rows if r["post_id"] in stored]
+            if replaced:
+                conn.execute(_DELETE_IDS, {"user_id": user_id, "ids": replaced})
             if new_rows:
-                ids = [r["post_id"] for r in new_rows]
-                conn.execute(posts.delete().where(posts.c.user_id == user_id, posts.c.post_id.in_(ids)))
                 conn.execute(posts.insert(), [dict(r, user_id=user_id) for r in new_rows])
-            conn.execute(posts.delete().where(posts.c.user_id == user_id, posts.c.post_id.not_in(list(keep_ids))))
-            top = max([seq, *[r["seq"] for r in new_rows]])
-            conn.execute(users.update().where(users.c.user_id == user_id)
-                         .values(seq=top, version=users.c.version + 1))
+            dropped = [post_id for post_id in stored if post_id not in keep_ids]
+            if dropped:
+                conn.execute(_DELETE_IDS, {"user_id": user_id, "ids": dropped})
         return result
 
     # --- users' data on request ---------------------------------------------------------------
@@ -142,8 +149,12 @@ class Store:
 
 
 def _rows(conn, user_id) -> list[dict]:
-    result = conn.execute(sa.select(*[posts.c[name] for name in ROW]).where(posts.c.user_id == user_id))
-    return [dict(zip(ROW, row)) for row in result]
+    return [dict(zip(ROW, row)) for row in conn.execute(_SELECT_ROWS, {"user_id": user_id})]
+
+
+_SELECT_ROWS = sa.select(*[posts.c[name] for name in ROW]).where(posts.c.user_id == sa.bindparam("user_id"))
+_DELETE_IDS = posts.delete().where(posts.c.user_id == sa.bindparam("user_id"),
+                                   posts.c.post_id.in_(sa.bindparam("ids", expanding=True)))
 
 
 def _records(conn, user_id, ids) -> dict:
