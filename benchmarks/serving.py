@@ -6,7 +6,8 @@
 one, small champions are trained in a temporary store on the real data (bilstm on 6,000
 captions, 2 epochs; frozen efficientnet_lite0 on 900 photos) and the hybrid is built.
 For each kind of post (``caption``: captions only; ``photo``: posts with a photo, inlined
-as ``image_b64``, with their caption if any) and each number of clients, clients loop for
+as ``image_b64`` with 8 random bytes after the image's end, so that no feature cache knows
+it, with their caption if any) and each number of clients, clients loop for
 ``--duration`` seconds on loopback keep-alive connections:
 
 - ``serve``: each update is one new post (``POST /users/{id}/posts``); each client moves to
@@ -65,7 +66,7 @@ def posts_of(data: Path, kind: str) -> list[dict]:
         if kind == "caption" and row.get("text"):
             out.append(record)
         elif kind == "photo" and row.get("image"):
-            record["image_b64"] = base64.b64encode((data / "users" / row["image"]).read_bytes()).decode()
+            record["photo"] = (data / "users" / row["image"]).read_bytes()
             out.append(record)
     return out
 
@@ -106,6 +107,8 @@ def load(port, rows, clients, duration, kind, stateful: bool):
         me, n, window = Client(port), 0, []
         while time.time() < deadline:
             row = dict(rows[(index * 7919 + n) % len(rows)], post_id=f"{kind}-{clients}-{index}-{n}")
+            if "photo" in row:  # bytes after the image's end: a new photo to every cache, the same pixels
+                row["image_b64"] = base64.b64encode(row.pop("photo") + os.urandom(8)).decode()
             user = f"{kind}-{clients}-{index}-u{n // WINDOW}"
             if stateful:
                 seconds, status, body = me.post(f"/users/{user}/posts", [row])
@@ -163,11 +166,16 @@ def bare(env, rows_by_kind, duration):
     """{kind: (posts/s on batches of 64, p50 ms of one post)} of the hybrid's own models, in-process."""
     os.environ.update(env)
     from interestkit import tracking
+    from interestkit.modeling.cache import FeatureCache
 
-    pipeline, _ = tracking.load_hybrid()
+    pipeline, _ = tracking.load_hybrid(cache=FeatureCache(enabled=False))  # every photo computed
     result = {}
     for kind, rows in rows_by_kind.items():
-        posts = pipeline.parse_records([dict(r, user_id="u") for r in rows[:256]])
+        records = [{k: v for k, v in r.items() if k != "photo"} for r in rows[:256]]
+        for record, r in zip(records, rows):
+            if "photo" in r:
+                record["image_b64"] = base64.b64encode(r["photo"]).decode()
+        posts = pipeline.parse_records([dict(r, user_id="u") for r in records])
         for _ in range(3):
             pipeline.score(posts[:64])
             pipeline.score(posts[:1])
