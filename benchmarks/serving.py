@@ -16,7 +16,8 @@ it, with their caption if any) and each number of clients, clients loop for
 - ``peer``: ``mlflow models serve`` of the same hybrid; each update sends the user's whole
   window (up to 20 posts) to ``/invocations`` (stateless);
 - ``bare``: the same models in-process, ``pipeline.score`` on batches of 64 posts (the
-  limit), and on one post at a time (``single`` p50).
+  limit), and on one post at a time (``single`` p50), before the servers run and after
+  (the ratios use their mean: the load of a shared machine moves).
 
 Prints one Markdown table, the load average before and after, and the goals' ratios.
 """
@@ -162,13 +163,19 @@ def free_port():
         return s.getsockname()[1]
 
 
+_BARE = None
+
+
 def bare(env, rows_by_kind, duration):
     """{kind: (posts/s on batches of 64, p50 ms of one post)} of the hybrid's own models, in-process."""
     os.environ.update(env)
     from interestkit import tracking
     from interestkit.modeling.cache import FeatureCache
 
-    pipeline, _ = tracking.load_hybrid(cache=FeatureCache(enabled=False))  # every photo computed
+    global _BARE
+    if _BARE is None:
+        _BARE = tracking.load_hybrid(cache=FeatureCache(enabled=False))[0]  # every photo computed
+    pipeline = _BARE
     result = {}
     for kind, rows in rows_by_kind.items():
         records = [{k: v for k, v in r.items() if k != "photo"} for r in rows[:256]]
@@ -224,6 +231,8 @@ def main():
     kinds = args.kinds.split(",")
     rows = {kind: posts_of(args.data, kind) for kind in kinds}
     print(f"load average before: {os.getloadavg()}", flush=True)
+    limits_before = bare(env, rows, args.duration)  # the machine's load moves: measured before and after
+    print(f"bare before: {limits_before}", flush=True)
     results = []
     port = free_port()
     state = tempfile.mkdtemp(prefix="ik-serving-state-")
@@ -260,7 +269,10 @@ def main():
         finally:
             peer.terminate()
             peer.wait(timeout=60)
-    limits = bare(env, rows, args.duration)
+    limits_after = bare(env, rows, args.duration)
+    print(f"bare after: {limits_after}")
+    limits = {k: ((limits_before[k][0] + limits_after[k][0]) / 2, (limits_before[k][1] + limits_after[k][1]) / 2)
+              for k in limits_after}
     print(f"load average after: {os.getloadavg()}\n")
     sys.path.insert(0, str(Path(__file__).parent))
     from bench_common import print_table
@@ -270,7 +282,9 @@ def main():
                  ("errors", "errors", "{}"), ("lost", "lost", "{}")], results)
     print()
     for kind, (rate, single) in limits.items():
-        print(f"bare forward, {kind}: {rate:.1f} posts/s in batches of 64; one post p50 {single:.1f} ms")
+        print(f"bare forward, {kind}: {rate:.1f} posts/s in batches of 64; one post p50 {single:.1f} ms "
+              f"(mean of before {limits_before[kind][0]:.1f} / {limits_before[kind][1]:.1f} ms and after "
+              f"{limits_after[kind][0]:.1f} / {limits_after[kind][1]:.1f} ms)")
         ours = {r["clients"]: r for r in results if r["server"] == "serve" and r["posts"] == kind}
         peer = {r["clients"]: r for r in results if r["server"] != "serve" and r["posts"] == kind}
         best = max((r["updates/s"] for r in ours.values()), default=0)

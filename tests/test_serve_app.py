@@ -234,3 +234,19 @@ def test_every_serve_flag_the_docs_name_exists():
     flags = {flag for group in named for flag in group.split() if flag.startswith("--")}
     helped = CliRunner().invoke(cli, ["serve", "--help"]).output
     assert flags and not [flag for flag in flags if flag not in helped]
+
+
+def test_chunked_bodies_are_read_and_bounded(tmp_path):
+    limits = Limits(max_body_bytes=2000)
+    with serving(make_service(tmp_path, limits=limits), limits=limits) as url:
+        host, port = url.removeprefix("http://").split(":")
+        body = json.dumps([{"user_id": "u1", "post_id": "p", "text": "golf birdie"}]).encode()
+        for payload, status in [(body, b"200"), (b"[" + b" " * 3000 + b"]", b"413")]:
+            with socket.create_connection((host, int(port))) as sock:
+                chunks = b"".join(b"%x\r\n%s\r\n" % (len(payload[i:i + 500]), payload[i:i + 500])
+                                  for i in range(0, len(payload), 500))
+                sock.sendall(b"POST /rank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                             b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + chunks + b"0\r\n\r\n")
+                answer = read_all(sock)
+                assert answer.split(b" ")[1] == status, answer[:300]
+                assert (b'"user_id":"u1"' if status == b"200" else b'"code": 413') in answer

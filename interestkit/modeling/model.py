@@ -30,9 +30,9 @@ from .calibration import apply_temperature
 from .features import image_features
 
 BATCH = 256
-#: at most this many inputs go through a compiled call of the model instead of ``Model.predict``,
-#: whose fixed cost per call (a data pipeline, callbacks) dominates for a few inputs
-SMALL_BATCH = 64
+#: at most this many inputs go through one compiled call of the model instead of ``Model.predict``,
+#: whose fixed cost per call (a data pipeline, callbacks) dominates small and medium batches
+SMALL_BATCH = BATCH
 
 #: model folder formats: ``meta.json["format"]`` -> "module:class" (imported when used)
 FORMATS = {

@@ -124,6 +124,12 @@ class InterestService:
     async def _in(self, pool, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
 
+    async def _prepared(self, records, default_user, limits):
+        """Parsed posts: on the loop for captions (microseconds), in the decode pool when photos come."""
+        if any(isinstance(r, dict) and (r.get("image") or r.get("image_b64")) for r in records):
+            return await self._in(self.decode_pool, self._parse, records, default_user, limits)
+        return self._parse(records, default_user, limits)
+
     def _parse(self, records, default_user, limits):
         """Posts from records, their photos decoded ahead (under the pixel limit)."""
         pipeline = self.pipeline
@@ -195,7 +201,7 @@ class InterestService:
         _check_user(user_id)
         self.in_flight += 1
         try:
-            posts = await self._in(self.decode_pool, self._parse, records, user_id, self.limits.records)
+            posts = await self._prepared(records, user_id, self.limits.records)
             if not posts:
                 raise RequestError(422, "body: expected at least one post", "body")
             scored, pipeline, key = await self.batcher.submit(posts)
@@ -246,7 +252,7 @@ class InterestService:
     async def rank(self, records):
         self.in_flight += 1
         try:
-            posts = await self._in(self.decode_pool, self._parse, records, None, self.limits.rank_records)
+            posts = await self._prepared(records, None, self.limits.rank_records)
             pipeline = self.pipeline
             selected, warnings = pipeline.window(posts)
             scored, pipeline, _ = await self.batcher.submit(selected)
