@@ -66,6 +66,8 @@ def _access_log():
               help="Delete posts older than this, at start and every hour.")
 @click.option("--batch-max-posts", default=64, show_default=True, type=click.IntRange(min=1),
               help="Posts of concurrent requests scored in one model call, at most.")
+@click.option("--batch-max-photos", default=16, show_default=True, type=click.IntRange(min=1),
+              help="Photos scored in one model call, at most (photo encoders slow down in large batches).")
 @click.option("--batch-wait-ms", default=2.0, show_default=True, type=click.FloatRange(min=0),
               help="How long the first waiting post waits for others.")
 @click.option("--max-body-bytes", default=Limits.max_body_bytes, show_default=True, type=click.IntRange(min=1))
@@ -78,14 +80,15 @@ def _access_log():
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="One JSON line per request on stderr.")
 def serve(host, port, model_uri, state, window, media_root, reload_seconds, token_file, insecure, retention_days,
-          batch_max_posts, batch_wait_ms, max_body_bytes, max_posts, read_timeout, graceful_seconds, access_log):
+          batch_max_posts, batch_max_photos, batch_wait_ms, max_body_bytes, max_posts, read_timeout, graceful_seconds, access_log):
     """Serve interests and ads over HTTP from a hybrid model (see docs/serving.md)."""
     token = load_token(token_file)
     check_bind(host, token, insecure)
     limits = Limits(max_body_bytes=max_body_bytes, max_posts=max_posts, read_timeout=read_timeout)
     service = InterestService(_loader(model_uri, media_root, window), state or str(settings.store_dir() / "serving.db"),
                               watch=_watcher(model_uri), reload_seconds=reload_seconds, limits=limits,
-                              batch_max_posts=batch_max_posts, batch_wait_ms=batch_wait_ms,
+                              batch_max_posts=batch_max_posts, batch_max_photos=batch_max_photos,
+                              batch_wait_ms=batch_wait_ms,
                               retention_days=retention_days)
     if access_log:
         _access_log()

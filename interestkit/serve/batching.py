@@ -1,8 +1,8 @@
 """Cross-request micro-batching: concurrent requests' posts go through the models in one call.
 
 A request hands its posts to ``MicroBatcher.submit`` and awaits its scores. The batcher
-collects posts until ``max_posts`` are waiting or ``max_wait_ms`` have passed since the
-first (it does not wait when no other request is in flight; while the models are busy,
+collects posts until ``max_posts`` (or ``max_photos`` photos) are waiting or
+``max_wait_ms`` have passed since the first (it does not wait when no other request is in flight; while the models are busy,
 every request that arrives waits for the next batch anyway), then runs them through the pipeline's models once, in its one inference thread
 (Keras models are not re-entrant), and hands each request its own posts' scores. Post ids
 are renamed inside a batch, so two users' posts with the same id do not mix.
@@ -21,9 +21,10 @@ class MicroBatcher:
     """``run(posts) -> (ScoredPosts, *extra)`` called once per batch, in one thread."""
 
     def __init__(self, run, max_posts: int = 64, max_wait_ms: float = 2.0, on_batch=None, on_queue=None,
-                 in_flight=None):
+                 in_flight=None, max_photos: int = 16):
         self.run = run
         self.max_posts = max(1, int(max_posts))
+        self.max_photos = max(1, int(max_photos))  # photo encoders slow down per photo in large batches
         self.max_wait = max(0.0, float(max_wait_ms)) / 1000
         self.on_batch = on_batch or (lambda size: None)  # the number of posts of each batch
         self.on_queue = on_queue or (lambda depth: None)  # posts waiting
@@ -36,7 +37,7 @@ class MicroBatcher:
         self._task = None
 
     def describe(self) -> dict:
-        return {"max_posts": self.max_posts, "max_wait_ms": self.max_wait * 1000}
+        return {"max_posts": self.max_posts, "max_photos": self.max_photos, "max_wait_ms": self.max_wait * 1000}
 
     # --- from request handlers (the event loop) ------------------------------------------------
 
@@ -84,11 +85,13 @@ class MicroBatcher:
                     except asyncio.TimeoutError:
                         pass
                 self._full.clear()
-                batch, size = [], 0
-                while self._queue and (not batch or size + len(self._queue[0][0]) <= self.max_posts):
+                batch, size, photos = [], 0, 0
+                while self._queue and (not batch or (size + len(self._queue[0][0]) <= self.max_posts
+                                                     and photos + _photos(self._queue[0][0]) <= self.max_photos)):
                     posts, future = self._queue.pop(0)
                     batch.append((posts, future))
                     size += len(posts)
+                    photos += _photos(posts)
                 self._queued -= size
                 self.on_queue(self._queued)
                 await self._score(batch, size)
@@ -119,3 +122,7 @@ class MicroBatcher:
         for (_, future), part in zip(batch, parts):
             if not future.done():
                 future.set_result((part, *extra))
+
+
+def _photos(posts) -> int:
+    return sum(1 for post in posts if post.image is not None)

@@ -54,7 +54,7 @@ class InterestService:
     """Serves one pipeline; ``loader() -> (pipeline, {name, version, uri})`` loads (and reloads) it."""
 
     def __init__(self, loader, state, watch=None, reload_seconds=0, limits: Limits | None = None,
-                 batch_max_posts: int = 64, batch_wait_ms: float = 2.0, retention_days: float | None = None,
+                 batch_max_posts: int = 64, batch_wait_ms: float = 2.0, batch_max_photos: int = 16, retention_days: float | None = None,
                  retention_every: float = 3600.0, decode_threads: int = 2, db_threads: int = 8,
                  metrics: Metrics | None = None):
         self.loader = loader
@@ -67,7 +67,7 @@ class InterestService:
         self.in_flight = 0  # scoring requests between parsing and their answer
         self.batcher = MicroBatcher(self._score_batch, batch_max_posts, batch_wait_ms,
                                     self.metrics.batch_size.observe, self.metrics.queue_depth.set,
-                                    lambda: self.in_flight)
+                                    lambda: self.in_flight, batch_max_photos)
         self.db_pool = ThreadPoolExecutor(db_threads, thread_name_prefix="interestkit-store")
         self.decode_pool = ThreadPoolExecutor(decode_threads, thread_name_prefix="interestkit-decode")
         self.retention_days = retention_days
