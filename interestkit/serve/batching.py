@@ -2,8 +2,9 @@
 
 A request hands its posts to ``MicroBatcher.submit`` and awaits its scores. The batcher
 collects posts until ``max_posts`` (or ``max_photos`` photos) are waiting or
-``max_wait_ms`` have passed since the first (it does not wait when no other request is in flight; while the models are busy,
-every request that arrives waits for the next batch anyway), then runs them through the pipeline's models once, in its one inference thread
+``max_wait_ms`` have passed since the first (it does not wait when no other request is in
+flight; while the models are busy, every request that arrives waits for the next batch
+anyway), then runs them through the pipeline's models once, in its one inference thread
 (Keras models are not re-entrant), and hands each request its own posts' scores. Post ids
 are renamed inside a batch, so two users' posts with the same id do not mix.
 """
