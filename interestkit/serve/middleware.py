@@ -56,9 +56,10 @@ class Guard:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             self.metrics.observe(route, scope["method"], seen["status"], seconds)
             client = scope.get("client") or ("", 0)
-            ACCESS.info(json.dumps({"method": scope["method"], "path": scope["path"], "route": route,
-                                    "status": seen["status"], "ms": round(seconds * 1000, 2),
-                                    "bytes": seen["bytes"], "client": client[0]}))
+            if ACCESS.isEnabledFor(logging.INFO):
+                ACCESS.info(json.dumps({"method": scope["method"], "path": scope["path"], "route": route,
+                                        "status": seen["status"], "ms": round(seconds * 1000, 2),
+                                        "bytes": seen["bytes"], "client": client[0]}))
 
     def _refuse(self, scope):
         """(status, message, field, headers) of a refusal before the body is read, or None."""
