@@ -60,7 +60,9 @@ def test_openapi_and_docs_describe_every_route(client):
 
 def test_every_route_but_health_needs_the_token(tmp_path):
     with TestClient(create_app(make_service(tmp_path), TOKEN)) as c:
-        assert c.get("/health").status_code == 200
+        health = c.get("/health").json()
+        assert health["limits"]["max_posts"] == 100 and health["batching"]["max_photos"] == 16
+        assert health["state"].startswith("sqlite:///")
         for method, path in [("GET", "/users/u1/interests"), ("POST", "/users/u1/posts"), ("DELETE", "/users/u1"),
                              ("POST", "/rank"), ("GET", "/metrics"), ("GET", "/openapi.json")]:
             for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
@@ -250,3 +252,12 @@ def test_chunked_bodies_are_read_and_bounded(tmp_path):
                 answer = read_all(sock)
                 assert answer.split(b" ")[1] == status, answer[:300]
                 assert (b'"user_id":"u1"' if status == b"200" else b'"code": 413') in answer
+
+
+def test_state_urls_and_their_passwords():
+    from interestkit.serve.store import redact, state_url
+
+    assert state_url("postgresql://ik:pw@db/x") == "postgresql+psycopg://ik:pw@db/x"
+    assert "pw" not in redact(state_url("postgresql://ik:pw@db/x"))
+    with pytest.raises(ConfigError, match="expected a sqlite file"):
+        state_url("mysql://db/x")

@@ -67,8 +67,9 @@ class Health(BaseModel):
     status: str
     model: dict[str, Any]
     pipeline: dict[str, Any]
-    state: str
+    state: str = Field(description="the state store's URL, without its password")
     batching: dict[str, Any]
+    limits: dict[str, Any]
 
 
 class ErrorBody(BaseModel):

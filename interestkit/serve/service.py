@@ -263,7 +263,7 @@ class InterestService:
 
     def health(self):
         return {"status": "ok", "model": self.model_info, "pipeline": self.pipeline.describe(),
-                "state": self.store.describe(), "batching": self.batcher.describe()}
+                "state": self.store.describe(), "batching": self.batcher.describe(), "limits": self.limits.describe()}
 
 
 class _Stamp:
