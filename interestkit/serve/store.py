@@ -134,8 +134,9 @@ class Store:
     def delete_user(self, user_id) -> int | None:
         """Remove every post and the user's row; the number of posts removed, None if unknown."""
         with self.engine.begin() as conn:
-            removed = conn.execute(posts.delete().where(posts.c.user_id == user_id)).rowcount
+            # the user's row first: it waits for an update in progress, whose posts then go too
             known = conn.execute(users.delete().where(users.c.user_id == user_id)).rowcount
+            removed = conn.execute(posts.delete().where(posts.c.user_id == user_id)).rowcount
         return removed if (removed or known) else None
 
     def purge(self, days: float, now: float | None = None) -> int:
