@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
@@ -59,16 +60,20 @@ def http(method, url, payload=None, raw=None, headers=None, timeout=60):
 
 
 @contextmanager
-def serving(service):
-    """``interestkit serve``'s HTTP server over ``service`` on a free port, in a thread; yields its URL."""
-    from interestkit.serve.http import make_server
+def serving(service, token=None, limits=None):
+    """``interestkit serve``'s app over ``service`` on uvicorn, on a free port, in a thread; yields its URL."""
+    from interestkit.serve.app import create_app
+    from interestkit.serve.server import uvicorn_server
 
-    server = make_server(service, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    server = uvicorn_server(create_app(service, token, limits), "127.0.0.1", 0, limits or service.limits, 5)
+    thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
+    deadline = time.time() + 30
+    while not server.started and thread.is_alive() and time.time() < deadline:
+        time.sleep(0.01)
+    assert server.started, "the server did not start"
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
     finally:
-        server.shutdown()
-        server.server_close()
-        service.close()
+        server.should_exit = True
+        thread.join(timeout=30)

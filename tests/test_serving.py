@@ -232,28 +232,41 @@ def _with_window(loaded, last):
 
 
 BAD_REQUESTS = [
-    ("/users/u1/posts", None, b"{not json", 400, "invalid JSON"),
-    ("/users/u1/posts", {"post_id": "p"}, None, 400, "expected a JSON array"),
-    ("/users/u1/posts", [{"text": "hi"}], None, 400, "post_id"),
-    ("/users/u1/posts", [{"post_id": "p"}], None, 400, "neither text nor image"),
-    ("/users/u1/posts", [{"post_id": "p", "text": "hi", "user_id": "u2"}], None, 400, "does not match"),
-    ("/users/u1/posts", [{"post_id": "p", "image": "/etc/passwd"}], None, 400, "file paths are not accepted here"),
-    ("/users/u1/posts", [{"post_id": "p", "image": "data:image/png;base64,@@@"}], None, 400, "not valid base64"),
-    ("/users/u1/posts", [{"post_id": "p", "text": "x", "created_at": "yesterday"}], None, 400, "ISO-8601"),
-    ("/users/u1/posts", [{"post_id": f"p{i}", "text": "x"} for i in range(101)], None, 400, "at most 100"),
-    ("/users/bad%20id/posts", [{"post_id": "p", "text": "x"}], None, 400, "user_id"),
-    ("/users/nobody/interests", None, None, 404, "no posts yet"),
-    ("/nowhere", None, None, 404, "no route"),
-    ("/health", {"x": 1}, None, 405, "not allowed"),
+    ("/users/u1/posts", None, b"{not json", 400, "invalid JSON", "body"),
+    ("/users/u1/posts", {"post_id": "p"}, None, 422, "array", "body"),
+    ("/users/u1/posts", [{"text": "hi"}], None, 422, "post_id", "body[0].post_id"),
+    ("/users/u1/posts", [{"post_id": "p", "created_at": 5}], None, 422, "string", "body[0].created_at"),
+    ("/users/u1/posts", [{"post_id": "p"}], None, 422, "neither text nor image", "body[0]"),
+    ("/users/u1/posts", [{"post_id": "p", "text": "hi", "user_id": "u2"}], None, 422, "does not match",
+     "body[0].user_id"),
+    ("/users/u1/posts", [{"post_id": "p", "image": "/etc/passwd"}], None, 422, "file paths are not accepted here",
+     "body[0].image"),
+    ("/users/u1/posts", [{"post_id": "p", "image": "data:image/png;base64,@@@"}], None, 422, "not valid base64",
+     "body[0].image"),
+    ("/users/u1/posts", [{"post_id": "p", "image_b64": "@@@"}], None, 422, "not valid base64", "body[0].image_b64"),
+    ("/users/u1/posts", [{"post_id": "p", "text": "x", "created_at": "yesterday"}], None, 422, "ISO-8601",
+     "body[0].created_at"),
+    ("/users/u1/posts", [{"post_id": f"p{i}", "text": "x"} for i in range(101)], None, 422, "at most 100", "body"),
+    ("/users/u1/posts", [{"post_id": "p", "text": "x" * 10_001}], None, 422, "longer than the limit", "body[0].text"),
+    ("/users/u1/posts", [], None, 422, "at least one post", "body"),
+    ("/users/bad%20id/posts", [{"post_id": "p", "text": "x"}], None, 422, "user_id", "user_id"),
+    ("/users/nobody/interests", None, None, 404, "no posts", "user_id"),
+    ("/nowhere", None, None, 404, "no route", None),
+    ("/health", {"x": 1}, None, 405, "not allowed", None),
 ]
 
 
-def test_bad_requests_get_clear_4xx(service):
+def test_bad_requests_get_one_json_error_shape(service):
     _, url, _ = service()
-    for path, payload, raw, status, fragment in BAD_REQUESTS:
+    for path, payload, raw, status, fragment, field in BAD_REQUESTS:
         method = "POST" if (payload is not None or raw is not None) else "GET"
         code, body = http(method, url + path, payload, raw)
-        assert code == status and fragment in body["error"], (path, payload, body)
+        assert code == status and fragment in body["error"]["message"], (path, payload, body)
+        assert body["error"]["code"] == status and body["error"]["field"] == field, (path, body)
+    code, body = http("PUT", f"{url}/users/u1/posts", [{"post_id": "p", "text": "x"}])
+    assert code == 405 and body["error"]["code"] == 405
+    code, body = http("POST", f"{url}/rank", raw=b"[]", headers={"Content-Type": "text/plain"})
+    assert code == 415 and "application/json" in body["error"]["message"]
 
 
 def test_unreadable_photo_is_reported_not_a_500(service):
@@ -265,13 +278,16 @@ def test_unreadable_photo_is_reported_not_a_500(service):
     assert again["skipped"] == body["skipped"]  # kept with the post, not only in the first answer
 
 
-def test_body_size_limit(service, monkeypatch):
-    import interestkit.serve.http as http_mod
+def test_body_size_limit(store, tmp_path):
+    from interestkit import tracking
+    from interestkit.serve.security import Limits
+    from interestkit.serve.service import InterestService
 
-    monkeypatch.setattr(http_mod, "MAX_BODY_BYTES", 100)
-    _, url, _ = service()
-    code, body = http("POST", f"{url}/users/u1/posts", [{"post_id": "p", "text": "x" * 500}])
-    assert code == 413 and "larger than" in body["error"]
+    limits = Limits(max_body_bytes=100)
+    svc = InterestService(lambda: tracking.load_hybrid(), tmp_path / "limit.db", limits=limits)
+    with serving(svc, limits=limits) as url:
+        code, body = http("POST", f"{url}/users/u1/posts", [{"post_id": "p", "text": "x" * 500}])
+        assert code == 413 and "larger than" in body["error"]["message"]
 
 
 @pytest.mark.parametrize("alias", ["champion", "challenger"])

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+
 import click
 
 from .. import settings, tracking
 from ..data.paths import MediaPolicy
 from ..modeling.cache import FeatureCache
-from ..serve.http import make_server
+from ..serve.app import create_app
+from ..serve.security import Limits, check_bind, load_token
+from ..serve.server import uvicorn_server
 from ..serve.service import InterestService
 from .output import echo_err
 
@@ -33,30 +38,65 @@ def _watcher(model_uri):
     return lambda: tracking.alias_version(name, alias)
 
 
+def _access_log():
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("interestkit.serve.access")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Bind address (loopback by default).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--model", "model_uri", default="models:/interestkit-hybrid@champion", show_default=True)
-@click.option("--db", "db_path", type=click.Path(), help="Scores and windows database (default <store>/serving.db).")
+@click.option("--state", "--db", "state", help="Users' windows: a sqlite file or postgresql://user@host/db shared "
+              "by replicas (default <store>/serving.db).")
 @click.option("--window", default=None, type=click.IntRange(min=1),
               help="Posts kept per user (default: the hybrid's 'last' option).")
 @click.option("--media-root", type=click.Path(file_okay=False),
               help="Accept image paths relative to this folder (default: the hybrid's build-time setting).")
 @click.option("--reload-seconds", default=30, show_default=True, type=click.IntRange(min=0),
               help="Check for a newly promoted version of the served alias this often (0: never).")
-def serve(host, port, model_uri, db_path, window, media_root, reload_seconds):
+@click.option("--token-file", type=click.Path(dir_okay=False),
+              help="Bearer token required on every route but /health (or INTERESTKIT_SERVE_TOKEN).")
+@click.option("--insecure", is_flag=True, help="Allow a non-loopback --host without a token.")
+@click.option("--retention-days", type=click.FloatRange(min=0, min_open=True),
+              help="Delete posts older than this, at start and every hour.")
+@click.option("--batch-max-posts", default=64, show_default=True, type=click.IntRange(min=1),
+              help="Posts of concurrent requests scored in one model call, at most.")
+@click.option("--batch-max-photos", default=16, show_default=True, type=click.IntRange(min=1),
+              help="Photos scored in one model call, at most (photo encoders slow down in large batches).")
+@click.option("--batch-wait-ms", default=2.0, show_default=True, type=click.FloatRange(min=0),
+              help="How long the first waiting post waits for others.")
+@click.option("--max-body-bytes", default=Limits.max_body_bytes, show_default=True, type=click.IntRange(min=1))
+@click.option("--max-posts", default=Limits.max_posts, show_default=True, type=click.IntRange(min=1),
+              help="Posts per update.")
+@click.option("--read-timeout", default=Limits.read_timeout, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds a client has to send a request's headers, and then its body.")
+@click.option("--graceful-seconds", default=30, show_default=True, type=click.IntRange(min=0),
+              help="On SIGTERM, how long in-flight requests may take to finish.")
+@click.option("--access-log/--no-access-log", default=True, show_default=True,
+              help="One JSON line per request on stderr.")
+def serve(host, port, model_uri, state, window, media_root, reload_seconds, token_file, insecure, retention_days,
+          batch_max_posts, batch_max_photos, batch_wait_ms, max_body_bytes, max_posts, read_timeout, graceful_seconds, access_log):
     """Serve interests and ads over HTTP from a hybrid model (see docs/serving.md)."""
-    db = db_path or str(settings.store_dir() / "serving.db")
-    service = InterestService(_loader(model_uri, media_root, window), db, watch=_watcher(model_uri),
-                              reload_seconds=reload_seconds)
-    server = make_server(service, host, port)
+    token = load_token(token_file)
+    check_bind(host, token, insecure)
+    limits = Limits(max_body_bytes=max_body_bytes, max_posts=max_posts, read_timeout=read_timeout)
+    service = InterestService(_loader(model_uri, media_root, window), state or str(settings.store_dir() / "serving.db"),
+                              watch=_watcher(model_uri), reload_seconds=reload_seconds, limits=limits,
+                              batch_max_posts=batch_max_posts, batch_max_photos=batch_max_photos,
+                              batch_wait_ms=batch_wait_ms,
+                              retention_days=retention_days)
+    if access_log:
+        _access_log()
+    server = uvicorn_server(create_app(service, token, limits), host, port, limits, graceful_seconds)
     info = service.model_info
-    echo_err(f"serving {info.get('name')} version {info.get('version')} on http://{host}:{server.server_port} "
-             f"(state in {db}; Ctrl-C to stop)")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        echo_err("stopped")
-    finally:
-        service.close()
-        server.server_close()
+    purged = f"; {service.purged} posts past retention deleted" if retention_days else ""
+    echo_err(f"serving {info.get('name')} version {info.get('version')} on http://{host}:{port} "
+             f"(state in {service.store.describe()}; {'token required' if token else 'no token'}{purged}; "
+             "Ctrl-C or SIGTERM to stop)")
+    server.run()
+    echo_err("stopped")

@@ -11,6 +11,7 @@ import hashlib
 import io
 import numbers
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,12 +38,45 @@ class ImageError(DataError):
     """An image file is missing, unreadable, truncated, too large or not an image."""
 
 
+@dataclass(frozen=True, eq=False)
+class Decoded:
+    """A photo decoded ahead of time (e.g. in a thread pool): its file's bytes and its pixels at ``size``.
+
+    Accepted wherever a path or bytes are: ``load_image`` at the same size returns the
+    pixels without decoding again, and ``file_sha256`` hashes the file's bytes, so cache
+    keys do not change.
+    """
+
+    data: bytes
+    pixels: np.ndarray
+    size: int
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A photo refused ahead of time: using it raises its ``ImageError`` again (reported like any other)."""
+
+    message: str
+
+
+def decode_ahead(source, size: int, *, max_pixels: int | None = None):
+    """``Decoded`` for a readable photo (under ``max_pixels``), ``Unreadable`` with the reason otherwise."""
+    try:
+        with _open_stream(source) as stream:
+            data = stream.read()
+        return Decoded(data, load_image(data, size, max_pixels=max_pixels), int(size))
+    except ImageError as error:
+        return Unreadable(str(error).replace("<bytes>: ", "", 1))
+    except OSError as error:
+        return Unreadable(f"cannot read file: {error.strerror or error}")
+
+
 def _one_line(text) -> str:
     return " ".join(str(text).split())
 
 
 def _name(source) -> str:
-    return "<bytes>" if isinstance(source, (bytes, bytearray, memoryview)) else str(source)
+    return "<bytes>" if isinstance(source, (bytes, bytearray, memoryview, Decoded, Unreadable)) else str(source)
 
 
 def _fail(source, what: str) -> ImageError:
@@ -51,6 +85,10 @@ def _fail(source, what: str) -> ImageError:
 
 def _open_stream(source):
     """Return a binary file object for a path or bytes; raise ImageError if there is none."""
+    if isinstance(source, Decoded):
+        return io.BytesIO(source.data)
+    if isinstance(source, Unreadable):
+        raise _fail(source, source.message)
     if isinstance(source, (bytes, bytearray, memoryview)):
         if not len(source):
             raise _fail(source, f"empty data ({_EXPECTED})")
@@ -120,6 +158,8 @@ def load_image(source, size: int, *, max_pixels: int | None = None) -> np.ndarra
     if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
         raise ValueError(f"load_image: size must be a positive int, got {size!r}")
     size = int(size)
+    if isinstance(source, Decoded) and source.size == size:
+        return source.pixels
     limit = MAX_PIXELS if max_pixels is None else max_pixels
     with _open_stream(source) as stream, warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -172,6 +212,8 @@ def load_images(sources, size: int, on_error: str = "skip", *, max_pixels: int |
 def file_sha256(path_or_bytes) -> str:
     """Hex SHA-256 of a file's content (read in 1 MiB chunks) or of ``bytes``: a cache key."""
     digest = hashlib.sha256()
+    if isinstance(path_or_bytes, Decoded):
+        path_or_bytes = path_or_bytes.data
     if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
         digest.update(path_or_bytes)
         return digest.hexdigest()

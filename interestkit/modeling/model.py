@@ -31,6 +31,9 @@ from .calibration import apply_temperature
 from .features import image_features
 
 BATCH = 256
+#: at most this many inputs go through one compiled call of the model instead of ``Model.predict``,
+#: whose fixed cost per call (a data pipeline, callbacks) dominates small and medium batches
+SMALL_BATCH = BATCH
 
 #: model folder formats: ``meta.json["format"]`` -> "module:class" (imported when used)
 FORMATS = {
@@ -83,6 +86,7 @@ class InterestModel:
         self.head_model = head_model
         self.meta = dict(meta or {})
         self._full = None
+        self._compiled = {}
 
     # --- properties -------------------------------------------------------------
 
@@ -114,7 +118,19 @@ class InterestModel:
     def _predict(self, model, inputs):
         if len(inputs) == 0:
             return np.zeros((0, model.output_shape[-1]), dtype=np.float32)
+        if len(inputs) <= SMALL_BATCH:
+            return np.asarray(self._compiled_call(model)(inputs), dtype=np.float32)
         return np.asarray(model.predict(inputs, batch_size=BATCH, verbose=0), dtype=np.float32)
+
+    def _compiled_call(self, model):
+        """``model(x, training=False)`` as one ``tf.function`` traced once for any batch size."""
+        key = id(model)
+        if key not in self._compiled:
+            import tensorflow as tf
+
+            spec = tf.TensorSpec([None, *model.inputs[0].shape[1:]], model.inputs[0].dtype)
+            self._compiled[key] = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+        return self._compiled[key]
 
     def predict_sentences(self, sentences: list[str], calibrated: bool = True) -> np.ndarray:
         """Probabilities for each sentence as written (no splitting)."""

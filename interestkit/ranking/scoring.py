@@ -9,6 +9,7 @@ reported (``failures``); its post keeps its caption's score.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import PurePath
 
 import numpy as np
 
@@ -68,7 +69,7 @@ def score_images(posts, model, cache=None, calibrated: bool = True, log=None) ->
 
 def _reason(source, message: str) -> str:
     """An image error without the source it starts with (a server's path is nobody's business)."""
-    name = "<bytes>" if isinstance(source, (bytes, bytearray, memoryview)) else str(source)
+    name = str(source) if isinstance(source, (str, PurePath)) else "<bytes>"
     return message.removeprefix(f"{name}: ")
 
 

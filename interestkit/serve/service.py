@@ -1,55 +1,82 @@
 """The interest service: validation, scoring, windows and answers, through the ranking pipeline.
 
-Independent of HTTP. Each update scores only the new posts, keeps the user's window of
-the ``last`` most recent posts (the pipeline's own option) with their scores in the
-store, and answers from the window with the pipeline's ``rank_scored``, so an answer is
-what ``interestkit rank`` gives for the same posts. Posts scored by an older model are
-re-scored when their user is next touched. Updates to one user are serialised by a
-per-user lock (no lost update); model inference by one lock (Keras models are not
-re-entrant).
+Independent of HTTP. Each update scores only the new posts (batched with other requests'
+posts by ``MicroBatcher``), keeps the user's window of the ``last`` most recent posts
+(the pipeline's own option) with their scores in the store, and answers from the window
+with the pipeline's ``rank_scored``, so an answer is what ``interestkit rank`` gives for
+the same posts. Posts scored by an older model are re-scored when their user is next
+touched. Parsing and photo decoding run in one thread pool, the store's work in another,
+so the event loop only routes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import re
 import threading
-from http import HTTPStatus
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 
-from ..data.posts import RecordLimits, parse_created_at, parse_post, recency_key
-from ..errors import InterestkitError
+from ..data.images import decode_ahead
+from ..data.posts import Post, parse_created_at, parse_post, recency_key
+from ..errors import DataError
 from ..ranking.scoring import ScoredPosts
+from .batching import MicroBatcher
+from .metrics import Metrics
+from .security import Limits
 from .store import Store
 
-MAX_BODY_BYTES = 16 * 1024 * 1024
-LIMITS = RecordLimits(max_posts=100, max_text_chars=10_000, max_image_bytes=10 * 1024 * 1024)
-RANK_LIMITS = RecordLimits(max_posts=2000, max_text_chars=10_000, max_image_bytes=10 * 1024 * 1024)
 USER_ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
 SKIPPED_KEY = "skipped"  # in a stored post's scores: why its photo could not be read
+_FIELD = re.compile(r"^[: ]*(?:column ')?(user_id|post_id|text|image_b64|image|created_at)\b")
 
 
 class RequestError(Exception):
-    def __init__(self, status, message):
+    """A request the service refuses: HTTP status, one-line message, the field at fault."""
+
+    def __init__(self, status: int, message: str, field: str | None = None):
         super().__init__(message)
-        self.status = status
+        self.status, self.field = status, field
+
+
+def field_of(message: str) -> str | None:
+    """``body[0].created_at`` from a parser message ``body[0]: created_at ...`` (None if it names none)."""
+    match = re.match(r"^(body(?:\[\d+\])?)(.*)", message)
+    if not match:
+        return None
+    column = _FIELD.match(match.group(2))
+    return f"{match.group(1)}.{column.group(1)}" if column else match.group(1)
 
 
 class InterestService:
     """Serves one pipeline; ``loader() -> (pipeline, {name, version, uri})`` loads (and reloads) it."""
 
-    def __init__(self, loader, db_path, watch=None, reload_seconds=0):
+    def __init__(self, loader, state, watch=None, reload_seconds=0, limits: Limits | None = None,
+                 batch_max_posts: int = 64, batch_wait_ms: float = 2.0, batch_max_photos: int = 16, retention_days: float | None = None,
+                 retention_every: float = 3600.0, decode_threads: int = 2, db_threads: int = 8,
+                 metrics: Metrics | None = None):
         self.loader = loader
-        self.store = Store(db_path)
+        self.limits = limits or Limits()
+        self.metrics = metrics or Metrics()
+        self.store = Store(state, pool_size=db_threads)
         self.watch = watch  # () -> the version the served alias points at now, or None
-        self.infer_lock = threading.Lock()
-        self.user_locks: dict[str, threading.Lock] = {}
-        self.locks_lock = threading.Lock()
         self.pipeline, self.model_info = loader()
-        self.reload_seconds = reload_seconds
+        self.metrics.set_model(self.model_info)
+        self.in_flight = 0  # scoring requests between parsing and their answer
+        self.batcher = MicroBatcher(self._score_batch, batch_max_posts, batch_wait_ms,
+                                    self.metrics.batch_size.observe, self.metrics.queue_depth.set,
+                                    lambda: self.in_flight, batch_max_photos)
+        self.db_pool = ThreadPoolExecutor(db_threads, thread_name_prefix="interestkit-store")
+        self.decode_pool = ThreadPoolExecutor(decode_threads, thread_name_prefix="interestkit-decode")
+        self.retention_days = retention_days
+        self.purged = self.store.purge(retention_days) if retention_days else 0
         self._stop = threading.Event()
         if reload_seconds and watch is not None:
-            threading.Thread(target=self._watch, daemon=True).start()
+            threading.Thread(target=self._every, args=(reload_seconds, self.maybe_reload), daemon=True).start()
+        if retention_days:
+            threading.Thread(target=self._every, args=(retention_every, self.purge), daemon=True).start()
 
     # --- models ---------------------------------------------------------------------
 
@@ -57,11 +84,11 @@ class InterestService:
     def model_key(self):
         return f"{self.model_info.get('name')}:{self.model_info.get('version')}"
 
-    def _watch(self):
-        while not self._stop.wait(self.reload_seconds):
+    def _every(self, seconds, job):
+        while not self._stop.wait(seconds):
             try:
-                self.maybe_reload()
-            except Exception:  # a broken registry must not take the server down
+                job()
+            except Exception:  # a broken registry or database must not take the server down
                 pass
 
     def maybe_reload(self):
@@ -70,126 +97,173 @@ class InterestService:
         if current is None or current == self.model_info.get("version"):
             return False
         pipeline, info = self.loader()
-        with self.infer_lock:
-            self.pipeline, self.model_info = pipeline, info
+        self.batcher.executor.submit(self._swap, pipeline, info).result()  # between batches
         return True
+
+    def _swap(self, pipeline, info):
+        self.pipeline, self.model_info = pipeline, info
+        self.metrics.set_model(info)
+
+    def _score_batch(self, posts):
+        """(scores, pipeline, model key): in the inference thread, so a reload never splits a batch."""
+        pipeline, key = self.pipeline, self.model_key
+        return pipeline.score(posts), pipeline, key
+
+    def purge(self) -> int:
+        return self.store.purge(self.retention_days) if self.retention_days else 0
 
     def close(self):
         self._stop.set()
+        self.batcher.close()
+        self.decode_pool.shutdown(wait=True)
+        self.db_pool.shutdown(wait=True)
+        self.store.close()
 
     # --- helpers ------------------------------------------------------------------------
 
-    def _user_lock(self, user_id):
-        with self.locks_lock:
-            return self.user_locks.setdefault(user_id, threading.Lock())
+    async def _in(self, pool, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
 
-    def _posts(self, records, source, default_user=None, limits=LIMITS):
+    async def _prepared(self, records, default_user, limits):
+        """Parsed posts: on the loop for captions (microseconds), in the decode pool when photos come."""
+        if any(isinstance(r, dict) and (r.get("image") or r.get("image_b64")) for r in records):
+            return await self._in(self.decode_pool, self._parse, records, default_user, limits)
+        return self._parse(records, default_user, limits)
+
+    def _parse(self, records, default_user, limits):
+        """Posts from records, their photos decoded ahead (under the pixel limit)."""
+        pipeline = self.pipeline
         try:
-            return self.pipeline.parse_records(records, source, default_user, limits)
-        except InterestkitError as error:
-            raise RequestError(HTTPStatus.BAD_REQUEST, str(error)) from None
-
-    def _score(self, posts):
-        """(pipeline, scores, model key) from one consistent model, even across a reload."""
-        with self.infer_lock:
-            pipeline, key = self.pipeline, self.model_key
-            scored = pipeline.score(posts)
-        return pipeline, scored, key
+            posts = pipeline.parse_records(records, "body", default_user, limits)
+        except DataError as error:
+            raise RequestError(422, str(error), field_of(str(error))) from None
+        model = pipeline.scoring_models.get("image")
+        if model is None:
+            return posts
+        size, pixels = int(model.image_size), self.limits.max_image_pixels
+        return [dataclasses.replace(p, image=decode_ahead(p.image, size, max_pixels=pixels))
+                if p.image is not None else p for p in posts]
 
     def _rows_for(self, posts, scored: ScoredPosts, key: str) -> list[dict]:
         """Store rows: each post as received (to re-score after a model change) and its scores."""
+        now = datetime.now(timezone.utc).timestamp()
         rows = []
         for post in posts:
             scores = {m: s[post.post_id] for m, s in scored.scores.items() if post.post_id in s}
             if post.post_id in scored.failures:
                 scores[SKIPPED_KEY] = scored.failures[post.post_id]
             rows.append({"post_id": post.post_id, "created_at": post.created_at.isoformat() if post.created_at else None,
+                         "stamp": post.created_at.timestamp() if post.created_at else now,
                          "seq": post.line, "record": json.dumps(post.record()), "scores": json.dumps(scores),
                          "model_key": key})
         return rows
 
-    def _restore(self, user_id, rows):
-        """(posts, scores) of stored rows: the posts as they were received, their stored scores."""
-        posts, scored = [], ScoredPosts()
+    def _restore(self, user_id, rows, pipeline):
+        """(posts, scores) of stored rows, without reading their photos (ranking needs only ids and times)."""
+        posts, scored = [], ScoredPosts({m: {} for m in pipeline.scoring_models})
         for row in rows:
-            posts.append(parse_post(json.loads(row["record"]), f"stored post of {user_id}", row["seq"],
-                                    self.pipeline.media))
+            posts.append(Post(user_id, row["post_id"], None, None, parse_created_at("stored", row["created_at"]),
+                              row["seq"]))
             for modality, scores in json.loads(row["scores"]).items():
                 if modality == SKIPPED_KEY:
                     scored.failures[row["post_id"]] = scores
-                else:
-                    scored.scores.setdefault(modality, {})[row["post_id"]] = scores
-        for modality in self.pipeline.scoring_models:
-            scored.scores.setdefault(modality, {})
+                elif modality in scored.scores:
+                    scored.scores[modality][row["post_id"]] = scores
         return posts, scored
 
-    def _answer(self, user_id, rows, pipeline=None) -> dict:
-        pipeline = pipeline or self.pipeline
-        posts, scored = self._restore(user_id, rows)
+    def _answer(self, user_id, rows, pipeline) -> dict:
+        posts, scored = self._restore(user_id, rows, pipeline)
         users = pipeline.rank_scored(posts, scored)
         if not users:
             return {"user_id": user_id, "interests": [], "ads": [], "posts_used": 0, "window": [], "skipped": [],
                     "warnings": []}
         return users[0].as_dict()
 
-    def _window(self, rows):
+    def _window(self, rows, pipeline):
         """The most recent ``last`` rows (by created_at, then arrival)."""
-        last = self.pipeline.options.last
+        last = pipeline.options.last
         keyed = sorted(rows, key=lambda r: recency_key(_Stamp(r)))
         return keyed[-last:] if last > 0 else keyed
 
-    # --- endpoints ----------------------------------------------------------------------
+    def _rescored(self, user_id, stale, records):
+        """Rows scored by an older model, re-scored by the current one (from the records they keep)."""
+        if not stale:
+            return []
+        kept = records([r["post_id"] for r in stale])
+        posts = [parse_post(json.loads(kept[r["post_id"]]), f"stored post of {user_id}", r["seq"], self.pipeline.media)
+                 for r in stale]
+        scored, _, key = self.batcher.run_now(posts)
+        return self._rows_for(posts, scored, key)
 
-    def add_posts(self, user_id, records):
+    # --- endpoints (the event loop) ---------------------------------------------------------
+
+    async def add_posts(self, user_id, records):
         _check_user(user_id)
-        posts = self._posts(records, "body", default_user=user_id)
-        if not posts:
-            raise RequestError(HTTPStatus.BAD_REQUEST, "body: expected at least one post")
-        with self._user_lock(user_id):
-            first = self.store.next_seq()
-            posts = [_with_line(post, first + i) for i, post in enumerate(posts)]
-            pipeline, scored, key = self._score(posts)
-            new_rows = {r["post_id"]: r for r in self._rows_for(posts, scored, key)}
-            rows = [r for r in self.store.rows(user_id) if r["post_id"] not in new_rows]
-            stale = [r for r in rows if r["model_key"] != key]
-            if stale:
-                rows = self._rescore_stale(user_id, rows, stale)
-            window = self._window(rows + list(new_rows.values()))
-            kept = {r["post_id"] for r in window}
-            self.store.replace(user_id, [r for r in new_rows.values() if r["post_id"] in kept], sorted(kept))
-            answer = self._answer(user_id, window, pipeline)
+        self.in_flight += 1
+        try:
+            posts = await self._prepared(records, user_id, self.limits.records)
+            if not posts:
+                raise RequestError(422, "body: expected at least one post", "body")
+            scored, pipeline, key = await self.batcher.submit(posts)
+            answer = await self._in(self.db_pool, self._commit, user_id, posts, scored, pipeline, key)
+        finally:
+            self.in_flight -= 1
         answer["scored"] = len(posts)
         return answer
 
-    def interests(self, user_id):
+    def _commit(self, user_id, posts, scored, pipeline, key):
+        def change(rows, first_seq, records):
+            numbered = [dataclasses.replace(post, line=first_seq + i) for i, post in enumerate(posts)]
+            new = {r["post_id"]: r for r in self._rows_for(numbered, scored, key)}
+            old = [r for r in rows if r["post_id"] not in new]
+            fresh = self._rescored(user_id, [r for r in old if r["model_key"] != key], records)
+            by_id = {**{r["post_id"]: r for r in old}, **{r["post_id"]: r for r in fresh}, **new}
+            window = self._window(list(by_id.values()), pipeline)
+            kept = {r["post_id"] for r in window}
+            changed = [r for r in [*new.values(), *fresh] if r["post_id"] in kept]
+            return changed, kept, window
+
+        return self._answer(user_id, self.store.update(user_id, change, len(posts)), pipeline)
+
+    async def interests(self, user_id):
         _check_user(user_id)
-        with self._user_lock(user_id):
-            rows = self.store.rows(user_id)
-            if not rows:
-                raise RequestError(HTTPStatus.NOT_FOUND,
-                                   f"user {user_id!r} has no posts yet; POST /users/{user_id}/posts first")
-            stale = [r for r in rows if r["model_key"] != self.model_key]
-            if stale:
-                rows = self._rescore_stale(user_id, rows, stale)
-            return self._answer(user_id, rows)
+        return await self._in(self.db_pool, self._current, user_id)
 
-    def _rescore_stale(self, user_id, rows, stale):
-        """Re-score posts scored by an older model with the current one (their records are kept)."""
-        posts, _ = self._restore(user_id, stale)
-        _, scored, key = self._score(posts)
-        fresh = self._rows_for(posts, scored, key)
-        self.store.replace(user_id, fresh, [r["post_id"] for r in rows])
-        by_id = {r["post_id"]: r for r in fresh}
-        return [by_id.get(r["post_id"], r) for r in rows]
+    def _current(self, user_id):
+        pipeline, key = self.pipeline, self.model_key
+        rows = self.store.rows(user_id)
+        if not rows:
+            raise RequestError(404, f"user {user_id!r} has no posts; POST /users/{user_id}/posts first", "user_id")
+        if any(r["model_key"] != key for r in rows):
+            def change(rows, _, records):
+                fresh = self._rescored(user_id, [r for r in rows if r["model_key"] != key], records)
+                by_id = {**{r["post_id"]: r for r in rows}, **{r["post_id"]: r for r in fresh}}
+                return fresh, set(by_id), list(by_id.values())
+            rows = self.store.update(user_id, change)
+        return self._answer(user_id, rows, pipeline)
 
-    def rank(self, records):
-        posts = self._posts(records, "body", limits=RANK_LIMITS)
-        with self.infer_lock:
-            users = self.pipeline.rank(posts)
+    async def delete_user(self, user_id):
+        _check_user(user_id)
+        removed = await self._in(self.db_pool, self.store.delete_user, user_id)
+        if removed is None:
+            raise RequestError(404, f"user {user_id!r} has no posts", "user_id")
+        return {"user_id": user_id, "deleted_posts": removed}
+
+    async def rank(self, records):
+        self.in_flight += 1
+        try:
+            posts = await self._prepared(records, None, self.limits.rank_records)
+            pipeline = self.pipeline
+            selected, warnings = pipeline.window(posts)
+            scored, pipeline, _ = await self.batcher.submit(selected)
+            users = await self._in(self.db_pool, pipeline.rank_scored, selected, scored, warnings)
+        finally:
+            self.in_flight -= 1
         return {"users": [user.as_dict() for user in users]}
 
     def health(self):
-        return {"status": "ok", "model": self.model_info, "pipeline": self.pipeline.describe()}
+        return {"status": "ok", "model": self.model_info, "pipeline": self.pipeline.describe(),
+                "state": self.store.describe(), "batching": self.batcher.describe(), "limits": self.limits.describe()}
 
 
 class _Stamp:
@@ -200,10 +274,6 @@ class _Stamp:
         self.line = row["seq"]
 
 
-def _with_line(post, line):
-    return dataclasses.replace(post, line=line)
-
-
 def _check_user(user_id):
     if not USER_ID.match(user_id or ""):
-        raise RequestError(HTTPStatus.BAD_REQUEST, f"user_id {user_id!r}: expected 1-128 letters, digits or _.:@-")
+        raise RequestError(422, f"user_id {user_id!r}: expected 1-128 letters, digits or _.:@-", "user_id")

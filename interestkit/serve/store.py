@@ -1,65 +1,181 @@
-"""The serving state: each user's posts (as received), their scores and the model that scored them.
+"""The serving state behind SQLAlchemy Core: each user's posts (as received), their scores and windows.
 
-sqlite, one connection guarded by a lock, every change in one transaction: a restart
-loses nothing, and a user's window is replaced whole.
+sqlite by default (one file, WAL); a ``postgresql://`` URL lets several ``serve``
+processes share it. An update to one user is one transaction that starts by locking that
+user's row: one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` creates or updates it,
+and PostgreSQL holds the row lock until commit (sqlite holds its write lock from ``BEGIN
+IMMEDIATE``), so two replicas updating the same user at once are serialised and
+neither update is lost. Every call blocks: the server runs them in a thread pool.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
+import time
 from pathlib import Path
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS posts (
-    user_id TEXT NOT NULL,
-    post_id TEXT NOT NULL,
-    created_at TEXT,
-    seq INTEGER NOT NULL,
-    record TEXT NOT NULL,
-    scores TEXT NOT NULL,
-    model_key TEXT NOT NULL,
-    PRIMARY KEY (user_id, post_id)
-);
-CREATE INDEX IF NOT EXISTS posts_by_user ON posts (user_id);
-"""
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from ..errors import ConfigError
+
+metadata = sa.MetaData()
+
+users = sa.Table(
+    "serve_users", metadata,
+    sa.Column("user_id", sa.String(128), primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False, default=0),  # arrivals so far: orders equal times
+    sa.Column("version", sa.BigInteger, nullable=False, default=0),  # updates so far
+)
+
+posts = sa.Table(
+    "serve_posts", metadata,
+    sa.Column("user_id", sa.String(128), primary_key=True),
+    sa.Column("post_id", sa.String(256), primary_key=True),
+    sa.Column("created_at", sa.String(64)),
+    sa.Column("stamp", sa.Float, nullable=False),  # created_at, or arrival, in epoch seconds: retention
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("record", sa.Text, nullable=False),
+    sa.Column("scores", sa.Text, nullable=False),
+    sa.Column("model_key", sa.String(256), nullable=False),
+    sa.Index("serve_posts_stamp", "stamp"),
+)
+
+ROW = ("post_id", "created_at", "stamp", "seq", "scores", "model_key")  # not the record: only re-scoring needs it
+
+
+def state_url(state: str) -> str:
+    """A SQLAlchemy URL from ``--state``: a database URL, or a path of a sqlite file."""
+    if "://" in state:
+        if not state.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgresql+psycopg2:")):
+            raise ConfigError(f"--state {state!r}: expected a sqlite file, sqlite:///... or postgresql://...")
+        return state.replace("postgresql://", "postgresql+psycopg://", 1) if state.startswith("postgresql://") else state
+    path = Path(state)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def redact(url: str) -> str:
+    """The URL without its password (for logs and /health)."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL: nothing secret in it
+        return url
 
 
 class Store:
-    """Per-post scores and rolling windows in sqlite (one connection, guarded by a lock)."""
+    """Users' rows in a database; ``update`` is the one read-modify-write, under the user's lock."""
 
-    def __init__(self, path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(SCHEMA)
-        self.lock = threading.Lock()
-
-    def rows(self, user_id):
-        with self.lock:
-            cur = self.db.execute("SELECT post_id, created_at, seq, record, scores, model_key FROM posts "
-                                  "WHERE user_id = ?", (user_id,))
-            return [dict(zip(("post_id", "created_at", "seq", "record", "scores", "model_key"), r)) for r in cur]
-
-    def next_seq(self):
-        with self.lock:
-            return (self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM posts").fetchone()[0] or 0) + 1
-
-    def replace(self, user_id, rows, keep_ids):
-        """Write ``rows`` and drop the user's posts outside ``keep_ids``, in one transaction."""
-        with self.lock:
-            self.db.execute("BEGIN IMMEDIATE")
+    def __init__(self, state, pool_size: int = 8):
+        self.url = state_url(str(state))
+        self.sqlite = self.url.startswith("sqlite")
+        if self.sqlite:
+            self.engine = sa.create_engine(self.url, pool_size=pool_size, max_overflow=0,
+                                           connect_args={"check_same_thread": False, "timeout": 60})
+            sa.event.listen(self.engine, "connect", _sqlite_connect)
+            sa.event.listen(self.engine, "begin", _sqlite_begin)
+            insert = sqlite_insert
+        else:
             try:
-                self.db.executemany(
-                    "INSERT OR REPLACE INTO posts (user_id, post_id, created_at, seq, record, scores, model_key) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(user_id, r["post_id"], r["created_at"], r["seq"], r["record"], r["scores"], r["model_key"])
-                     for r in rows])
-                placeholders = ",".join("?" * len(keep_ids)) or "''"
-                self.db.execute(f"DELETE FROM posts WHERE user_id = ? AND post_id NOT IN ({placeholders})",
-                                (user_id, *keep_ids))
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
+                self.engine = sa.create_engine(self.url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
+            except Exception as error:
+                raise ConfigError(f"--state {redact(self.url)}: cannot use it ({error})") from None
+            insert = pg_insert
+        upsert = insert(users).values(user_id=sa.bindparam("user_id"), seq=sa.bindparam("n"), version=1)
+        self._lock = upsert.on_conflict_do_update(
+            index_elements=["user_id"], set_={"seq": users.c.seq + upsert.excluded.seq,
+                                              "version": users.c.version + 1}).returning(users.c.seq)
+        try:
+            metadata.create_all(self.engine)
+        except sa.exc.SQLAlchemyError as error:
+            raise ConfigError(f"--state {redact(self.url)}: cannot open it ({_one_line(error)})") from None
+
+    def describe(self) -> str:
+        return redact(self.url)
+
+    def close(self):
+        self.engine.dispose()
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def rows(self, user_id) -> list[dict]:
+        with self.engine.connect() as conn:
+            return _rows(conn.execution_options(readonly=True), user_id)
+
+    # --- the one read-modify-write ----------------------------------------------------------
+
+    def update(self, user_id, change, arrivals: int = 0):
+        """Run ``change(rows, first_seq, records) -> (new_rows, keep_ids, result)`` under the user's lock.
+
+        ``rows`` are the user's stored rows; ``first_seq`` the first of the ``arrivals``
+        arrival numbers reserved for this update; ``records(post_ids)`` reads those posts'
+        records ``{post_id: record}``. ``new_rows`` are written (replacing rows of the same
+        post) and every other row not in ``keep_ids`` is dropped, in one transaction.
+        Returns ``result``.
+        """
+        with self.engine.begin() as conn:
+            # one statement creates or locks the user's row (held until commit) and reserves arrivals
+            seq = conn.execute(self._lock, {"user_id": user_id, "n": arrivals}).scalar_one()
+            rows = [dict(zip(ROW, row)) for row in conn.execute(_SELECT_ROWS, {"user_id": user_id})]
+            new_rows, keep_ids, result = change(rows, seq - arrivals + 1, lambda ids: _records(conn, user_id, ids))
+            stored = {r["post_id"] for r in rows}
+            replaced = [r["post_id"] for r in new_rows if r["post_id"] in stored]
+            if replaced:
+                conn.execute(_DELETE_IDS, {"user_id": user_id, "ids": replaced})
+            if new_rows:
+                conn.execute(posts.insert(), [dict(r, user_id=user_id) for r in new_rows])
+            dropped = [post_id for post_id in stored if post_id not in keep_ids]
+            if dropped:
+                conn.execute(_DELETE_IDS, {"user_id": user_id, "ids": dropped})
+        return result
+
+    # --- users' data on request ---------------------------------------------------------------
+
+    def delete_user(self, user_id) -> int | None:
+        """Remove every post and the user's row; the number of posts removed, None if unknown."""
+        with self.engine.begin() as conn:
+            # the user's row first: it waits for an update in progress, whose posts then go too
+            known = conn.execute(users.delete().where(users.c.user_id == user_id)).rowcount
+            removed = conn.execute(posts.delete().where(posts.c.user_id == user_id)).rowcount
+        return removed if (removed or known) else None
+
+    def purge(self, days: float, now: float | None = None) -> int:
+        """Delete posts older than ``days`` (by created_at, else arrival); the number deleted."""
+        cutoff = (now if now is not None else time.time()) - days * 86400
+        with self.engine.begin() as conn:
+            removed = conn.execute(posts.delete().where(posts.c.stamp < cutoff)).rowcount
+            empty = sa.select(posts.c.user_id).where(posts.c.user_id == users.c.user_id).exists()
+            conn.execute(users.delete().where(~empty))
+        return removed
+
+
+def _rows(conn, user_id) -> list[dict]:
+    return [dict(zip(ROW, row)) for row in conn.execute(_SELECT_ROWS, {"user_id": user_id})]
+
+
+_SELECT_ROWS = sa.select(*[posts.c[name] for name in ROW]).where(posts.c.user_id == sa.bindparam("user_id"))
+_DELETE_IDS = posts.delete().where(posts.c.user_id == sa.bindparam("user_id"),
+                                   posts.c.post_id.in_(sa.bindparam("ids", expanding=True)))
+
+
+def _records(conn, user_id, ids) -> dict:
+    if not ids:
+        return {}
+    query = sa.select(posts.c.post_id, posts.c.record).where(posts.c.user_id == user_id, posts.c.post_id.in_(list(ids)))
+    return dict(conn.execute(query).all())
+
+
+def _sqlite_connect(dbapi_connection, _record):
+    dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event issues BEGIN IMMEDIATE
+    dbapi_connection.execute("PRAGMA journal_mode=WAL")
+    dbapi_connection.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash
+    dbapi_connection.execute("PRAGMA busy_timeout=60000")
+
+
+def _sqlite_begin(conn):
+    """Writers take sqlite's write lock at once (no upgrade deadlock); readers do not."""
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("readonly") else "BEGIN IMMEDIATE")
+
+
+def _one_line(error) -> str:
+    return " ".join(str(error).split())[:300]
