@@ -13,11 +13,12 @@ import time
 
 import numpy as np
 
+from ..data.augment import View
 from ..data.images import ImageError, file_sha256, load_images
 
 
 def image_features(encode, sources, size: int, dim: int, cache=None, identity=None, on_error: str = "skip", log=None,
-                   batch: int = 64):
+                   batch: int = 64, view: View | None = None):
     """``(features, kept, failures)`` for photos given as paths or bytes.
 
     ``encode(pixels) -> features`` runs the encoder on a ``(n, size, size, 3)`` batch and
@@ -26,9 +27,13 @@ def image_features(encode, sources, size: int, dim: int, cache=None, identity=No
     written to it. ``kept`` are the indices of ``sources`` whose rows are in
     ``features`` (in order), ``failures`` are ``(source, message)`` in source order; with
     ``on_error="raise"`` the first unreadable photo raises ``ImageError``.
+    With a ``view`` (``interestkit.data.augment.View``), the features are those of that
+    augmented view of each photo, cached under the identity plus the view's key.
     """
     sources = list(sources)
     use_cache = cache is not None and cache.enabled and identity is not None
+    if view is not None and identity is not None:
+        identity = {**identity, **view.key()}
     key = cache.register(identity) if use_cache else None
     started = time.perf_counter()
     kept, failures, rows = [], [], []
@@ -46,12 +51,14 @@ def image_features(encode, sources, size: int, dim: int, cache=None, identity=No
                     failures.append((i, str(error)))
             decoded: dict[int, str] = {}
             values = cache.features(key, hashes, lambda idx: _encode_or_nan(
-                encode, [sources[readable[j]] for j in idx], size, dim, on_error, decoded, idx)) if hashes else []
+                encode, [sources[readable[j]] for j in idx], size, dim, on_error, decoded, idx, view,
+                [hashes[j] for j in idx])) if hashes else []
             failures.extend((readable[j], message) for j, message in decoded.items())
             part_rows = zip(readable, values)
         else:
             messages: dict[int, str] = {}
-            values = _encode_or_nan(encode, [sources[i] for i in part], size, dim, on_error, messages, range(len(part)))
+            values = _encode_or_nan(encode, [sources[i] for i in part], size, dim, on_error, messages, range(len(part)),
+                                    view)
             failures.extend((part[j], message) for j, message in messages.items())
             part_rows = zip(part, values)
         for index, row in part_rows:
@@ -65,8 +72,11 @@ def image_features(encode, sources, size: int, dim: int, cache=None, identity=No
     return features, kept, [(sources[i], message) for i, message in sorted(failures)]
 
 
-def _encode_or_nan(encode, sources, size, dim, on_error, messages: dict, positions):
-    """One row per source: its features, or NaN where it could not be decoded (noted in ``messages``)."""
+def _encode_or_nan(encode, sources, size, dim, on_error, messages: dict, positions, view=None, hashes=None):
+    """One row per source: its features, or NaN where it could not be decoded (noted in ``messages``).
+
+    With a ``view``, the decoded pixels are augmented first, seeded by each photo's content
+    hash (``hashes``, or computed here)."""
     positions = list(positions)
     pixels, ok, bad = load_images(sources, size, on_error=on_error)
     decoded = set(ok)
@@ -74,5 +84,7 @@ def _encode_or_nan(encode, sources, size, dim, on_error, messages: dict, positio
         messages[position] = message
     out = np.full((len(sources), dim), np.nan, dtype=np.float32)
     if ok:
+        if view is not None:
+            pixels = view.apply(pixels, [hashes[k] if hashes else file_sha256(sources[k]) for k in ok])
         out[ok] = np.asarray(encode(pixels), dtype=np.float32)
     return out

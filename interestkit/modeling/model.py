@@ -24,6 +24,7 @@ import numpy as np
 
 from ..atomic import atomic_folder
 from ..data import text as text_utils
+from ..data.augment import View
 from ..data.images import load_images
 from ..errors import ModelError
 from ..hooks import KERAS_OBJECTS_GROUP, import_keras_objects, one_line, requirements
@@ -149,12 +150,13 @@ class InterestModel:
         sentences, owners, weights = text_utils.explode(texts)
         return text_utils.aggregate(self.predict_sentences(sentences, calibrated), owners, weights, len(texts))
 
-    def image_features(self, sources, cache=None, on_error="skip", log=None):
-        """``(features, kept, failures)`` of the encoder, through the cache when frozen."""
+    def image_features(self, sources, cache=None, on_error="skip", log=None, view=None):
+        """``(features, kept, failures)`` of the encoder, through the cache when frozen
+        (of an augmented ``view`` of each photo, if given)."""
         identity = self.meta.get("encoder_identity") if self.frozen else None
         return image_features(lambda pixels: self._predict(self.encoder_model, pixels), sources,
                               int(self.image_size), int(self.encoder_model.output_shape[-1]), cache, identity,
-                              on_error, log)
+                              on_error, log, view=view)
 
     def predict_features(self, features: np.ndarray, calibrated: bool = True) -> np.ndarray:
         return self._calibrate(self._predict(self.head_model, features), calibrated)
@@ -168,6 +170,12 @@ class InterestModel:
         sources = list(sources)
         if self.frozen:
             features, kept, failures = self.image_features(sources, cache, on_error, log)
+            if self.meta.get("tta") == "mirror" and kept:
+                # test-time augmentation: the mean of the photo's and its mirror image's probabilities
+                mirrored, _, _ = self.image_features([sources[i] for i in kept], cache, "skip", None, View.mirror())
+                if len(mirrored) == len(kept):
+                    probs = (self._predict(self.head_model, features) + self._predict(self.head_model, mirrored)) / 2
+                    return self._calibrate(probs, calibrated), kept, failures
         else:
             pixels, kept, failures = load_images(sources, int(self.image_size), on_error=on_error)
         if not kept:

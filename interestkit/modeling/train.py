@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..data.augment import View
 from ..data.datasets import Dataset
 from ..data.images import load_images
 from ..data.splits import stratified_sample, stratified_split
 from ..errors import DataError
+from . import fitting
 from .calibration import fit_temperature
 from .metrics import confusion_matrix, top_k_accuracy
 from .model import InterestModel
@@ -54,27 +56,34 @@ def class_weights(y: np.ndarray, n_labels: int) -> dict:
     return {i: float(w) for i, w in enumerate(weights)}
 
 
-def _compile(model, learning_rate, n_labels):
-    import keras
-
+def _compile(model, learning_rate, n_labels, options):
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(k=min(5, n_labels), name="top5_accuracy")],
+        optimizer=fitting.optimizer(learning_rate, options),
+        loss=fitting.loss(options),
+        metrics=fitting.metrics(n_labels, options),
         jit_compile=False,  # XLA compiles big CNNs for minutes on a CPU and rarely pays back
     )
 
 
-def _fit(model, train_data, val_data, options, epochs, on_epoch, stage, weights):
+def _fit(model, train_data, val_data, options, epochs, on_epoch, stage, weights, n_labels, mixup=False):
+    """Fit on ``(x, labels)``; ``mixup``: the training batches are mixed (features only)."""
     import keras
 
     callbacks = [EpochCallback(on_epoch, stage).keras_callback] if on_epoch else []
     if options["early_stopping"]:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=options["patience"],
                                                        restore_best_weights=True))
-    history = model.fit(train_data[0], train_data[1], validation_data=val_data, epochs=epochs,
-                        batch_size=options["batch_size"], class_weight=weights, callbacks=callbacks,
-                        verbose=options["verbose"], shuffle=True)
+    y_train = fitting.targets(train_data[1], n_labels, options)
+    val_data = (val_data[0], fitting.targets(val_data[1], n_labels, options))
+    if mixup and options["mixup"] > 0:
+        batches = fitting.mixup_batches(train_data[0], y_train, fitting.sample_weights(y_train, weights),
+                                        options["batch_size"], options["mixup"], options["seed"])
+        history = model.fit(batches, validation_data=val_data, epochs=epochs, callbacks=callbacks,
+                            verbose=options["verbose"], shuffle=False)  # the batches are shuffled already
+    else:
+        history = model.fit(train_data[0], y_train, validation_data=val_data, epochs=epochs,
+                            batch_size=options["batch_size"], class_weight=weights, callbacks=callbacks,
+                            verbose=options["verbose"], shuffle=True)
     return {k: [float(v) for v in vals] for k, vals in history.history.items()}
 
 
@@ -100,6 +109,7 @@ def train(encoder, classifier, dataset: Dataset, options: dict, on_epoch=None, c
     weights = class_weights(y[train_idx], len(labels)) if options["class_weight"] else None
     started = time.perf_counter()
     notes.extend(classifier.prepare(labels, encoder))
+    notes.extend(image_only_notes(dataset.modality, encoder.frozen(), options))
     if dataset.modality == "text":
         encoder_model, head, history, val_probs, y_val = _train_text(
             encoder, classifier, dataset, y, train_idx, val_idx, labels, options, on_epoch, weights)
@@ -142,18 +152,18 @@ def _train_text(encoder, classifier, dataset, y, train_idx, val_idx, labels, opt
         features = np.empty((len(texts), int(encoder_model.output_shape[-1])), dtype=np.float32)
         features[order] = encoder_model.predict(tf.constant([texts[i] for i in order])[:, None], batch_size=256,
                                                 verbose=options["verbose"])
-        _compile(head, options["learning_rate"], len(labels))
+        _compile(head, options["learning_rate"], len(labels), options)
         history = _fit(head, (features[train_idx], y[train_idx]), (features[val_idx], y[val_idx]), options,
-                       options["epochs"], on_epoch, "head", weights)
+                       options["epochs"], on_epoch, "head", weights, len(labels), mixup=True)
         val_probs = np.asarray(head.predict(features[val_idx], batch_size=256, verbose=0))
         return encoder_model, head, history, val_probs, y[val_idx]
     x_train = tf.constant([texts[i] for i in train_idx])[:, None]
     x_val = tf.constant([texts[i] for i in val_idx])[:, None]
     inputs = keras.Input(shape=(1,), dtype="string")
     full = keras.Model(inputs, head(encoder_model(inputs)))
-    _compile(full, options["learning_rate"], len(labels))
+    _compile(full, options["learning_rate"], len(labels), options)
     history = _fit(full, (x_train, y[train_idx]), (x_val, y[val_idx]), options, options["epochs"],
-                   on_epoch, "train", weights)
+                   on_epoch, "train", weights, len(labels))
     val_probs = np.asarray(full.predict(x_val, batch_size=256, verbose=0))
     return encoder_model, head, history, val_probs, y[val_idx]
 
@@ -174,22 +184,27 @@ def _train_image(encoder, classifier, dataset, y, train_idx, val_idx, labels, op
         va = [i for i in val_idx if i in keep]
         _require_both(tr, va, dataset)
         f_train, f_val = features[[keep[i] for i in tr]], features[[keep[i] for i in va]]
-        _compile(head, options["learning_rate"], len(labels))
-        history = _fit(head, (f_train, y[tr]), (f_val, y[va]), options, options["epochs"], on_epoch, "head", weights)
-        val_probs = np.asarray(head.predict(f_val, batch_size=256, verbose=0))
+        f_train, y_train = _with_views(probe, dataset, tr, f_train, y[tr], options, cache, log)
+        _compile(head, options["learning_rate"], len(labels), options)
+        history = _fit(head, (f_train, y_train), (f_val, y[va]), options, options["epochs"], on_epoch, "head",
+                       weights, len(labels), mixup=True)
+        if options["tta"]:
+            meta["tta"] = "mirror"
+        val_probs = _head_probs(probe, head, f_val, [dataset.inputs[i] for i in va], cache, options["tta"])
         if options["fine_tune"] > 0:
             log(f"fine-tuning the top {options['fine_tune']} blocks of {encoder.name}")
             pixels, kept_px, _ = load_images([dataset.inputs[i] for i in tr + va], size, on_error="skip")
             px_train, px_val = pixels[: len(tr)], pixels[len(tr):]
             encoder.unfreeze(encoder_model, options["fine_tune"])
             full = probe.full_model()
-            _compile(full, options["fine_tune_learning_rate"], len(labels))
+            _compile(full, options["fine_tune_learning_rate"], len(labels), options)
             more = _fit(full, (px_train, y[tr]), (px_val, y[va]), options, options["fine_tune_epochs"],
-                        on_epoch, "fine_tune", weights)
+                        on_epoch, "fine_tune", weights, len(labels))
             _extend(history, more)
             val_probs = np.asarray(full.predict(px_val, batch_size=64, verbose=0))
             meta["frozen"] = False
             meta["fine_tuned_blocks"] = options["fine_tune"]
+            meta.pop("tta", None)  # features are no longer cached: test-time augmentation needs them
         return encoder_model, head, history, val_probs, y[va], meta, skipped
     log(f"decoding {len(dataset)} images at {size}x{size}")
     pixels, kept, skipped = load_images(dataset.inputs, size, on_error=on_error)
@@ -198,11 +213,52 @@ def _train_image(encoder, classifier, dataset, y, train_idx, val_idx, labels, op
     va = [i for i in val_idx if i in keep]
     _require_both(tr, va, dataset)
     full = probe.full_model()
-    _compile(full, options["learning_rate"], len(labels))
+    _compile(full, options["learning_rate"], len(labels), options)
     history = _fit(full, (pixels[[keep[i] for i in tr]], y[tr]), (pixels[[keep[i] for i in va]], y[va]),
-                   options, options["epochs"], on_epoch, "train", weights)
+                   options, options["epochs"], on_epoch, "train", weights, len(labels))
     val_probs = np.asarray(full.predict(pixels[[keep[i] for i in va]], batch_size=64, verbose=0))
     return encoder_model, head, history, val_probs, y[va], meta, skipped
+
+
+def _with_views(probe, dataset, train_rows, features, y, options, cache, log):
+    """The training features with those of ``augment_views`` augmented views of each photo added."""
+    if not options["augment_views"]:
+        return features, y
+    sources = [dataset.inputs[i] for i in train_rows]
+    all_x, all_y = [features], [y]
+    for index in range(options["augment_views"]):
+        view = View(index=index, crop=options["view_crop"], flip=options["view_flip"],
+                    jitter=options["view_jitter"], seed=options["seed"])
+        log(f"features of augmented view {index + 1}/{options['augment_views']}")
+        more, kept, _ = probe.image_features(sources, cache, "skip", log, view=view)
+        all_x.append(more)
+        all_y.append(y[kept])
+    return np.concatenate(all_x), np.concatenate(all_y)
+
+
+def _head_probs(probe, head, features, sources, cache, tta):
+    """The head's probabilities on features; with ``tta``, averaged with the mirror images'."""
+    probs = np.asarray(head.predict(features, batch_size=256, verbose=0))
+    if not tta:
+        return probs
+    mirrored, kept, _ = probe.image_features(sources, cache, "skip", None, view=View.mirror())
+    if len(kept) != len(sources):
+        return probs
+    return (probs + np.asarray(head.predict(mirrored, batch_size=256, verbose=0))) / 2
+
+
+def image_only_notes(modality: str, frozen: bool, options: dict) -> list:
+    """Options set that this kind of training does not use, as notes (never silently ignored).
+
+    ``augment_views`` and ``tta`` need an image encoder whose features are cached (frozen);
+    ``mixup`` mixes features, so it needs a frozen encoder of either modality.
+    """
+    unused = [key for key in ("augment_views", "tta") if options.get(key) and not (modality == "image" and frozen)]
+    unused += ["mixup"] if options.get("mixup") and not frozen else []
+    if not unused:
+        return []
+    return [f"training option(s) {', '.join(unused)} not used: they apply to heads on frozen features "
+            "(augment_views and tta: of photos)"]
 
 
 def _require_both(train_idx, val_idx, dataset):
