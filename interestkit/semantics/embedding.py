@@ -67,6 +67,7 @@ def _glove_from(root):
     return vectors, {word: i for i, word in enumerate(words)}
 
 
+@functools.lru_cache(maxsize=1)
 def glove_embedder() -> Embedder:
     """Mean GloVe vector of each phrase's known words (a phrase with none: a zero row)."""
     vectors, index = load_glove()
@@ -82,8 +83,11 @@ def glove_embedder() -> Embedder:
     return Embedder("glove", encode)
 
 
+@functools.lru_cache(maxsize=1)
 def minilm_embedder() -> Embedder:
-    """The ``minilm`` encoder plugin's sentence embeddings; ConfigError when it is not installed."""
+    """The ``minilm`` encoder plugin's sentence embeddings; ConfigError when it is not installed.
+
+    Built once per process (a 6-layer transformer), like the GloVe table."""
     encoders = hooks.collect("encoder")
     if "minilm" not in encoders:
         raise ConfigError("embedder 'minilm' needs the minilm plugin (pip install interestkit-minilm)")

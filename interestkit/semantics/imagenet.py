@@ -80,6 +80,13 @@ def imagenet_map(interests, taxonomy: Taxonomy | None = None, embedder=None, tem
     (default: the built-in one) gives the interests' descriptions, keywords and
     ``imagenet_classes`` overrides; ``use_taxonomy=False`` maps by the names alone.
     """
+    return _cached_map(tuple(interests), taxonomy or default_taxonomy(), embedder or default_embedder(), temperature,
+                       background, min_similarity, use_taxonomy)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_map(interests, taxonomy, embedder, temperature, background, min_similarity, use_taxonomy):
+    """The same map is not computed twice in a process (embedding 1,000 names takes seconds)."""
     prompts, overrides = taxonomy_hints(interests, taxonomy) if use_taxonomy else ({}, {})
-    return map_classes(imagenet_class_names(), interests, embedder or default_embedder(), prompts,
-                       temperature, background, min_similarity, overrides)
+    return map_classes(imagenet_class_names(), interests, embedder, prompts, temperature, background,
+                       min_similarity, overrides)
