@@ -22,6 +22,7 @@ from ..data.splits import stratified_sample, stratified_split
 from ..errors import DataError
 from . import fitting
 from .calibration import fit_temperature
+from .config import TRAINING_DEFAULTS
 from .metrics import confusion_matrix, top_k_accuracy
 from .model import InterestModel
 
@@ -97,6 +98,7 @@ def train(encoder, classifier, dataset: Dataset, options: dict, on_epoch=None, c
     """Train ``encoder`` + ``classifier`` on ``dataset`` with the resolved training ``options``."""
     import keras
 
+    options = {**TRAINING_DEFAULTS, **options}  # callers that predate an option get its default
     keras.utils.set_random_seed(options["seed"])
     notes = list(dataset.notes)
     if options["max_rows"]:
