@@ -34,6 +34,8 @@ class Embedder:
 
     name: str
     encode: Callable[[list[str]], np.ndarray]
+    #: one per process (the built-in ones): maps built with it may be reused
+    shared: bool = False
 
     def __call__(self, texts) -> np.ndarray:
         texts = [str(t) for t in texts]
@@ -80,7 +82,7 @@ def glove_embedder() -> Embedder:
                 out[row] = unit_rows(np.asarray(vectors[sorted(rows)], np.float32)).mean(axis=0)
         return out
 
-    return Embedder("glove", encode)
+    return Embedder("glove", encode, shared=True)
 
 
 @functools.lru_cache(maxsize=1)
@@ -98,7 +100,7 @@ def minilm_embedder() -> Embedder:
 
         return np.asarray(model.predict(tf.constant(texts)[:, None], batch_size=256, verbose=0))
 
-    return Embedder("minilm", encode)
+    return Embedder("minilm", encode, shared=True)
 
 
 def default_embedder(name: str = "auto") -> Embedder:

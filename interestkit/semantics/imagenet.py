@@ -80,13 +80,22 @@ def imagenet_map(interests, taxonomy: Taxonomy | None = None, embedder=None, tem
     (default: the built-in one) gives the interests' descriptions, keywords and
     ``imagenet_classes`` overrides; ``use_taxonomy=False`` maps by the names alone.
     """
-    return _cached_map(tuple(interests), taxonomy or default_taxonomy(), embedder or default_embedder(), temperature,
-                       background, min_similarity, use_taxonomy)
+    embedder = embedder or default_embedder()
+    arguments = (tuple(interests), taxonomy or default_taxonomy(), embedder, temperature, background, min_similarity,
+                 use_taxonomy)
+    if getattr(embedder, "shared", False):
+        return _cached_map(*arguments)
+    return _map(*arguments)
 
 
 @functools.lru_cache(maxsize=16)
-def _cached_map(interests, taxonomy, embedder, temperature, background, min_similarity, use_taxonomy):
-    """The same map is not computed twice in a process (embedding 1,000 names takes seconds)."""
+def _cached_map(*arguments):
+    """With a built-in embedder, the same map is not computed twice in a process (embedding
+    1,000 names takes seconds); other embedders may be built anew for each call, so are not kept."""
+    return _map(*arguments)
+
+
+def _map(interests, taxonomy, embedder, temperature, background, min_similarity, use_taxonomy):
     prompts, overrides = taxonomy_hints(interests, taxonomy) if use_taxonomy else ({}, {})
     return map_classes(imagenet_class_names(), interests, embedder, prompts, temperature, background,
                        min_similarity, overrides)
