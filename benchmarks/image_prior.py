@@ -165,6 +165,9 @@ def main(argv=None):
     from interestkit.data.datasets import load_image_dataset
     from interestkit.modeling.cache import FeatureCache
 
+    if not args.data.is_dir():
+        print(f"real photos not found: {args.data} (pass --data)", file=sys.stderr)
+        return 1
     cache = FeatureCache(args.cache_dir or None)
     dataset = load_image_dataset(args.data)
     protocols = args.protocols.split(",")
@@ -198,4 +201,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
