@@ -36,7 +36,7 @@ class ImageNetPriorClassifier(Classifier):
     description = "softmax head mixed with the ImageNet classifier's classes mapped to interests (EfficientNet-Lite)"
     defaults = {
         "dropout": DROPOUT,
-        "prior_weight": Option(0.3, min=0, max=1, help="weight of the ImageNet prior in the mixture"),
+        "prior_weight": Option(0.5, min=0, max=1, help="weight of the ImageNet prior in the mixture"),
         "map_temperature": Option(0.05, gt=0, max=10, help="softmax temperature of class-to-interest similarities"),
         "background": Option(0.25, min=-1, max=1, help="similarity of 'no interest' for a class (-1: none)"),
         "embedder": Option("auto", choices=EMBEDDERS, help="text embedder of the class map"),
