@@ -34,7 +34,8 @@ class TfidfEncoder(Encoder):
                                                     output_mode="tf_idf", name="tfidf")
         vectorizer.adapt(list(train_inputs))
         inputs = keras.Input(shape=(1,), dtype="string", name="text")
-        x = vectorizer(inputs)
+        # a (batch, 1) string input gives (batch, 1, vocabulary): drop the middle axis
+        x = keras.layers.Reshape((vectorizer.vocabulary_size(),), name="flatten")(vectorizer(inputs))
         if o["normalize"]:
             x = keras.layers.UnitNormalization(name="unit_length")(x)
             x = keras.layers.Rescaling(o["scale"], name="scale")(x)
