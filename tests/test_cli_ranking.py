@@ -16,7 +16,7 @@ from interestkit.cli import cli
 from support import ADS, register_fakes, small_workspace
 
 MODES = {"text", "image", "fused"}
-FUSIONS = {"score_sum", "rank_vote", "weighted"}
+FUSIONS = {"score_sum", "rank_vote", "weighted", "learned"}
 METRICS = {"users", "hit_at_1", "hit_at_3", "hit_at_5", "mrr", "ndcg_at_5", "recall_at_5", "hit_at_1_ci", "hit_at_5_ci"}
 
 

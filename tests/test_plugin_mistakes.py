@@ -94,7 +94,7 @@ def test_an_invalid_name_and_an_empty_hook_are_reported(site, monkeypatch, capsy
     fusion_distribution(site, 'register("", GoodFusion)')
     fusion_distribution(site, "pass", dist="interestkit-empty", module="ik_test_empty", entry_point="empty")
     monkeypatch.setenv("INTERESTKIT_PLUGINS", "maxfusion,empty")
-    assert set(hooks.collect("fusion")) == {"score_sum", "rank_vote", "weighted"}
+    assert set(hooks.collect("fusion")) == {"score_sum", "rank_vote", "weighted", "learned"}
     err = capsys.readouterr().err
     assert "has an invalid name '' (a non-empty str is expected)" in err
     assert "plugin 'empty' (interestkit-empty 0.1.0): registered no fusion in register_fusions" in err
