@@ -103,7 +103,9 @@ def plugin_row(name, dataset, overrides, val_idx, held_out) -> dict:
     texts = [dataset.inputs[i] for i in val_idx]
     index = {label: i for i, label in enumerate(model.labels)}
     truth = np.array([index[dataset.labels[i]] for i in val_idx])
-    probs = np.asarray(model.full_model().predict(np.array(texts, dtype=object)[:, None], batch_size=256, verbose=0))
+    import tensorflow as tf
+
+    probs = np.asarray(model.full_model().predict(tf.constant(texts)[:, None], batch_size=256, verbose=0))
     mask = held_out_mask(dataset, val_idx, held_out)
     hit1 = probs.argmax(axis=1) == truth
     return {"model": name, "held1": hit1[mask].mean(), "val1": hit1.mean(),
