@@ -160,6 +160,12 @@ def test_ensemble_registers_one_version_that_ranking_loads(tmp_path):
     ranked = json.loads(invoke("rank", "--posts", posts, "--mode", "text", "--text-model",
                                "models:/interestkit-text/3", "--format", "json").stdout)
     assert ranked[0]["interests"][0]["interest"] == "Golf"
+    # promoted, it goes into the hybrid like any champion, members and all
+    invoke("models", "promote", "--modality", "text", "--version", "3")
+    invoke("models", "build-hybrid")
+    pipeline, _ = tracking.load_hybrid()
+    assert isinstance(pipeline.models["text"], EnsembleModel)
+    np.testing.assert_allclose(pipeline.models["text"].predict_texts(texts), expected, atol=1e-5)
 
 
 def test_ensemble_refuses_members_that_do_not_fit():
