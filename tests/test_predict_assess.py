@@ -50,6 +50,8 @@ def test_predict_a_photo_and_a_file_in_every_format(tmp_path):
     one = json.loads(invoke("predict", "--image", tmp_path / "red.png", "--model", uris["image"],
                             "--format", "json").stdout)
     assert one[0]["modality"] == "image" and len(one[0]["interests"]) == 5
+    mismatch = invoke("predict", "golf", "--model", uris["image"], code=2)
+    assert "an image model but the input has no photo" in mismatch.output
     bad = invoke("predict", "--image", tmp_path / "broken.jpg", code=2)
     assert "broken.jpg" in bad.output and "Traceback" not in bad.output
     items = tmp_path / "items.tsv"

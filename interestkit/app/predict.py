@@ -73,7 +73,8 @@ def load_models(uris, needed, log=print) -> dict:
         log(f"{modality} model: {described['uri']}{version} ({len(model.labels)} interests)")
     unused = sorted(set(models) - set(needed))
     if unused:
-        raise ModelError(f"--model gives a {' and '.join(unused)} model but the input has no "
+        raise ModelError(f"--model gives {' and '.join(('an ' if m == 'image' else 'a ') + m for m in unused)} model but "
+                         f"the input has no "
                          f"{' or '.join('caption' if m == 'text' else 'photo' for m in unused)}")
     return {m: models[m] for m in needed}
 
