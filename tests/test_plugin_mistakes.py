@@ -161,7 +161,7 @@ def test_a_fusion_that_fails_at_use_loses_only_its_row(site, monkeypatch, worksp
     assert result.exit_code == 0, result.output
     table = json.loads(result.stdout)
     assert {name: row["users"] for name, row in table.items() if "users" in row} == \
-        {"score_sum": 2, "rank_vote": 2, "weighted": 2}
+        {"score_sum": 2, "rank_vote": 2, "weighted": 2, "learned": 2}
     assert "RuntimeError: max() arg is an empty sequence" in table["max_score"]["error"]
     assert "interestkit-maxfusion 0.1.0" in table["max_score"]["error"]
     assert "does not implement fuse()" in table["lazy"]["error"]
