@@ -181,3 +181,15 @@ def test_ensemble_refuses_members_that_do_not_fit():
                      "--weights", "1", code=2)
     assert "one per model" in weights.output
     assert "at least two" in invoke("ensemble", "--models", "models:/interestkit-text/1", code=2).output
+
+
+def test_an_image_ensemble_averages_the_photos_every_member_read(tmp_path):
+    Image.new("RGB", (20, 20), (10, 200, 30)).save(tmp_path / "green.png")
+    (tmp_path / "broken.jpg").write_bytes(b"nope")
+    a, b = FakeInterestModel("image", LABELS[:4]), FakeInterestModel("image", LABELS[:4], temperature=2.0)
+    ensemble = EnsembleModel([a, b], [1, 3])
+    sources = [tmp_path / "broken.jpg", tmp_path / "green.png"]
+    probs, kept, failures = ensemble.predict_images(sources)
+    assert kept == [1] and len(failures) == 1 and "broken.jpg" in failures[0][1]
+    expected = 0.25 * a.predict_images(sources[1:])[0] + 0.75 * b.predict_images(sources[1:])[0]
+    np.testing.assert_allclose(probs, expected, atol=1e-6)

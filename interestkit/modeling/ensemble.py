@@ -88,7 +88,8 @@ class EnsembleModel:
         results = [m.predict_images(sources, cache=cache, on_error=on_error, log=log, calibrated=calibrated)
                    for m in self.members]
         kept = sorted(set.intersection(*(set(k) for _, k, _ in results)))
-        outputs = [probs[[list(k).index(i) for i in kept]] if kept else probs[:0] for probs, k, _ in results]
+        rows = [{index: row for row, index in enumerate(k)} for _, k, _ in results]
+        outputs = [probs[[where[i] for i in kept]] for (probs, _, _), where in zip(results, rows)]
         if not kept:
             return np.zeros((0, len(self.labels)), np.float32), [], results[0][2]
         return self._mean(outputs), kept, results[0][2]
