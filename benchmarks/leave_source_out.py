@@ -115,6 +115,9 @@ def plugin_row(name, dataset, overrides, val_idx, held_out) -> dict:
 
 def main(argv=None):
     args = parse_args(argv)
+    if not args.data.is_file():
+        print(f"{args.data}: data file not found; pass --data PATH to a table with label, text and {args.group}")
+        return 1
     sys.path.insert(0, str(REPO))
     from interestkit.data.datasets import load_text_dataset
     from interestkit.data.splits import stratified_sample
@@ -141,7 +144,8 @@ def main(argv=None):
     print_table([("model", "model", "{}"), ("top-1 held-out", "held1", "{:.3f}"), ("top-1 val", "val1", "{:.3f}"),
                  ("top-5 held-out", "held5", "{:.3f}"), ("train s", "seconds", "{:.0f}"), ("epochs", "epochs", "{}")],
                 rows)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
