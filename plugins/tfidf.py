@@ -1,8 +1,8 @@
 """Built-in ``tfidf`` text encoder: word 1-2-gram TF-IDF, the classic caption baseline.
 
 Keras ``TextVectorization`` with ``ngrams=2`` and ``output_mode="tf_idf"``, adapted on the
-training captions (vocabulary and inverse document frequencies), then optionally scaled
-to unit length (``normalize``, as scikit-learn's ``TfidfVectorizer`` does). With the
+training captions (vocabulary and inverse document frequencies); n-grams outside the
+vocabulary are ignored, and the vector is optionally scaled to unit length (``normalize``, as scikit-learn's ``TfidfVectorizer`` does). With the
 default ``softmax`` head (dropout + one dense softmax layer) the whole model is a linear
 classifier over TF-IDF features: a fast, strong baseline and a cheap ensemble member.
 Built-in Keras layers only, so a saved model loads without this module.
@@ -34,8 +34,14 @@ class TfidfEncoder(Encoder):
                                                     output_mode="tf_idf", name="tfidf")
         vectorizer.adapt(list(train_inputs))
         inputs = keras.Input(shape=(1,), dtype="string", name="text")
-        # a (batch, 1) string input gives (batch, 1, vocabulary): drop the middle axis
-        x = keras.layers.Reshape((vectorizer.vocabulary_size(),), name="flatten")(vectorizer(inputs))
+        # A (batch, 1) string input gives (batch, [1,] vocabulary). Column 0 counts the n-grams
+        # outside the vocabulary (weighted by the mean idf): on captions from new sources most
+        # word pairs are, and that column would swamp the rest once scaled to unit length.
+        # It is cropped off, so unknown n-grams are ignored as scikit-learn's TfidfVectorizer does.
+        size = vectorizer.vocabulary_size()
+        x = keras.layers.Reshape((size, 1), name="features_first")(vectorizer(inputs))
+        x = keras.layers.Cropping1D((1, 0), name="drop_unknown")(x)
+        x = keras.layers.Reshape((size - 1,), name="flatten")(x)
         if o["normalize"]:
             x = keras.layers.UnitNormalization(name="unit_length")(x)
             x = keras.layers.Rescaling(o["scale"], name="scale")(x)

@@ -23,9 +23,12 @@ def test_tfidf_learns_the_tiny_task_and_round_trips_through_keras_files(tmp_path
     assert vectoriser.get_config()["ngrams"] == 2 and vectoriser.get_config()["output_mode"] == "tf_idf"
     vocabulary = vectoriser.get_vocabulary()
     assert any(" " in token for token in vocabulary)  # word pairs are in the vocabulary
-    assert model.encoder_model.output_shape == (None, len(vocabulary))
-    features = model.encoder_model.predict(tf.constant([["golf birdie"]]), verbose=0)
-    assert abs(np.linalg.norm(features) - 10.0) < 1e-4  # unit length, times 'scale'
+    assert model.encoder_model.output_shape == (None, len(vocabulary) - 1)  # no column for unknown n-grams
+    features = model.encoder_model.predict(tf.constant([["golf birdie"], ["golf zzqx qqzx xzzq"]]), verbose=0)
+    assert abs(np.linalg.norm(features[0]) - 10.0) < 1e-4  # unit length, times 'scale'
+    # unknown words change nothing: only 'golf' is known in the second caption
+    golf = model.encoder_model.predict(tf.constant([["golf"]]), verbose=0)
+    np.testing.assert_allclose(features[1], golf[0], atol=1e-5)
 
     folder = model.save(tmp_path / "model")
     assert {p.name for p in folder.iterdir()} == {"encoder.keras", "head.keras", "meta.json"}
