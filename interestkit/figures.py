@@ -38,7 +38,7 @@ def learning_curves(history: dict):
     return fig
 
 
-def confusion(matrix: np.ndarray, labels: list):
+def confusion(matrix: np.ndarray, labels: list, title: str = "validation confusion matrix (row-normalised)"):
     """Row-normalised confusion matrix (true label down, predicted across)."""
     matrix = np.asarray(matrix, dtype=float)
     rows = matrix.sum(axis=1, keepdims=True)
@@ -51,7 +51,7 @@ def confusion(matrix: np.ndarray, labels: list):
     ax.set_yticks(range(len(labels)), labels, fontsize=7)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title("validation confusion matrix (row-normalised)")
+    ax.set_title(title)
     fig.tight_layout()
     return fig
 
@@ -68,5 +68,27 @@ def per_epoch(series: dict, metric: str, title: str):
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def reliability(bins: list, title: str = "reliability diagram"):
+    """Accuracy against confidence per bin (``modeling.metrics.calibration_bins``), with the
+    diagonal of perfect calibration and the share of items per bin."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 5))
+    filled = [b for b in bins if b["count"]]
+    total = sum(b["count"] for b in filled) or 1
+    centres = [(b["low"] + b["high"]) / 2 for b in filled]
+    width = bins[0]["high"] - bins[0]["low"] if bins else 0.1
+    ax.bar(centres, [b["accuracy"] for b in filled], width=width * 0.9, alpha=0.7, label="accuracy")
+    ax.plot(centres, [b["count"] / total for b in filled], "k.", label="share of items")
+    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence (top probability)")
+    ax.set_ylabel("accuracy")
+    ax.set_title(title)
+    ax.legend(loc="upper left")
     fig.tight_layout()
     return fig

@@ -16,7 +16,7 @@ from interestkit.cli import cli
 from support import ADS, register_fakes, small_workspace
 
 MODES = {"text", "image", "fused"}
-FUSIONS = {"score_sum", "rank_vote", "weighted"}
+FUSIONS = {"score_sum", "rank_vote", "weighted", "learned"}
 METRICS = {"users", "hit_at_1", "hit_at_3", "hit_at_5", "mrr", "ndcg_at_5", "recall_at_5", "hit_at_1_ci", "hit_at_5_ci"}
 
 
@@ -192,7 +192,7 @@ def test_fusion_fit_logs_to_mlflow_and_rank_uses_it(users, tmp_path):
     assert wrong.exit_code == 2 and "not of 'rank_vote'; pass --fusion weighted" in wrong.output
     nothing = CliRunner().invoke(cli, ["fusion", "fit", "--posts", str(posts), "--labels", str(labels),
                                        "--fusion", "score_sum"])
-    assert nothing.exit_code == 2 and "has nothing to fit; fittable fusions: weighted" in nothing.output
+    assert nothing.exit_code == 2 and "has nothing to fit; fittable fusions: learned, weighted" in nothing.output
 
 
 def test_evaluate_without_calibration(users):

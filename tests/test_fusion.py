@@ -5,24 +5,25 @@ import pytest
 from interestkit.errors import ConfigError
 from interestkit_plugins import fusion
 from interestkit.ranking.order import order as ranking
-from interestkit_plugins.fusion import RankVoteFusion, ScoreSumFusion, WeightedFusion
+from interestkit_plugins.fusion import LearnedFusion, RankVoteFusion, ScoreSumFusion, WeightedFusion
 
 # The running example. D is known to the image model only, A and C to the text model only.
 #   text:  A .5, B .3, C .2
 #   image: B .6, D .4
 BOTH = {"text": {"A": 0.5, "B": 0.3, "C": 0.2}, "image": {"B": 0.6, "D": 0.4}}
 IMAGE_ONLY = {"image": {"B": 0.6, "D": 0.4}}
-ALL = [ScoreSumFusion, RankVoteFusion, WeightedFusion]
+ALL = [ScoreSumFusion, RankVoteFusion, WeightedFusion, LearnedFusion]
 
 
 def approx(d):
     return pytest.approx(d, abs=1e-12)
 
 
-def test_hook_registers_the_three_fusions():
+def test_hook_registers_the_four_fusions():
     found = {}
     fusion.register_fusions(register=lambda name, cls: found.setdefault(name, cls))
-    assert found == {"score_sum": ScoreSumFusion, "rank_vote": RankVoteFusion, "weighted": WeightedFusion}
+    assert found == {"score_sum": ScoreSumFusion, "rank_vote": RankVoteFusion, "weighted": WeightedFusion,
+                     "learned": LearnedFusion}
 
 
 @pytest.mark.parametrize("cls", ALL)

@@ -94,7 +94,7 @@ def test_an_invalid_name_and_an_empty_hook_are_reported(site, monkeypatch, capsy
     fusion_distribution(site, 'register("", GoodFusion)')
     fusion_distribution(site, "pass", dist="interestkit-empty", module="ik_test_empty", entry_point="empty")
     monkeypatch.setenv("INTERESTKIT_PLUGINS", "maxfusion,empty")
-    assert set(hooks.collect("fusion")) == {"score_sum", "rank_vote", "weighted"}
+    assert set(hooks.collect("fusion")) == {"score_sum", "rank_vote", "weighted", "learned"}
     err = capsys.readouterr().err
     assert "has an invalid name '' (a non-empty str is expected)" in err
     assert "plugin 'empty' (interestkit-empty 0.1.0): registered no fusion in register_fusions" in err
@@ -161,7 +161,7 @@ def test_a_fusion_that_fails_at_use_loses_only_its_row(site, monkeypatch, worksp
     assert result.exit_code == 0, result.output
     table = json.loads(result.stdout)
     assert {name: row["users"] for name, row in table.items() if "users" in row} == \
-        {"score_sum": 2, "rank_vote": 2, "weighted": 2}
+        {"score_sum": 2, "rank_vote": 2, "weighted": 2, "learned": 2}
     assert "RuntimeError: max() arg is an empty sequence" in table["max_score"]["error"]
     assert "interestkit-maxfusion 0.1.0" in table["max_score"]["error"]
     assert "does not implement fuse()" in table["lazy"]["error"]

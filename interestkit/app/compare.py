@@ -17,7 +17,7 @@ from ..data.datasets import detect_modality
 from ..errors import ConfigError, PluginError
 from .train import load_training_data, resolve_training, run_training
 
-COLUMNS = ("plugin", "status", "val_top1", "val_top5", "val_loss", "parameters", "train_seconds",
+COLUMNS = ("plugin", "status", "val_top1", "val_group_top1", "val_top5", "val_loss", "parameters", "train_seconds",
            "infer_ms_per_item", "epochs", "version")
 
 
@@ -55,7 +55,8 @@ def comparison_key(name, resolved, fingerprint) -> str:
 
 def _row(name, status, metrics=None, version=None, error=None):
     m = metrics or {}
-    return {"plugin": name, "status": status, "val_top1": m.get("val_accuracy"), "val_top5": m.get("val_top5_accuracy"),
+    return {"plugin": name, "status": status, "val_top1": m.get("val_accuracy"),
+            "val_group_top1": m.get("val_group_accuracy"), "val_top5": m.get("val_top5_accuracy"),
             "val_loss": m.get("val_loss"), "parameters": m.get("parameters"), "train_seconds": m.get("train_seconds"),
             "infer_ms_per_item": m.get("inference_ms_per_item"), "epochs": m.get("epochs"), "version": version,
             "error": error}
@@ -92,7 +93,7 @@ def run_comparison(plugin_names, data, config_path=None, overrides=None, promote
                 log(f"{name}: failed ({message})")
                 rows.append(_row(name, "failed", error=message))
                 continue
-            metrics = {k: summary.get(k) for k in ("val_accuracy", "val_top5_accuracy", "val_loss", "parameters",
+            metrics = {k: summary.get(k) for k in ("val_accuracy", "val_group_accuracy", "val_top5_accuracy", "val_loss", "parameters",
                                                    "train_seconds", "inference_ms_per_item", "epochs")}
             rows.append(_row(name, "trained", metrics, summary.get("version")))
             histories[name] = summary["history"]
@@ -107,13 +108,19 @@ def run_comparison(plugin_names, data, config_path=None, overrides=None, promote
         for file_name, fig in plots.items():
             fig.savefig(out / file_name, dpi=110)
         atomic_write(out / "comparison.json", json.dumps(rows, indent=2))
+        split_column = configs[names[0]]["training"]["val_group"]
         tracking.log_comparison(rows, plots, {"plugins": ",".join(names), "data.path": str(data),
-                                              "data.rows": fingerprint["rows"]})
+                                              "data.rows": fingerprint["rows"],
+                                              "split.kind": "group" if split_column else "stratified",
+                                              "split.column": split_column})
     result = {"parent_run_id": parent_id, "rows": rows, "figures": [str(out / f) for f in plots],
               "modality": modality, "promoted": None}
     finished = [r for r in rows if r["status"] != "failed" and r["val_top1"] is not None]
     if finished:
-        winner = max(finished, key=lambda r: (r["val_top1"], -(r["val_loss"] or 0)))
+        # under a group split, generalisation to held-out groups decides (when every row has it)
+        by_group = all(r["val_group_top1"] is not None for r in finished)
+        winner = max(finished, key=lambda r: (r["val_group_top1"] if by_group else r["val_top1"], r["val_top1"],
+                                              -(r["val_loss"] or 0)))
         result["winner"] = winner["plugin"]
         if promote:
             if winner["version"] is None:

@@ -73,14 +73,15 @@ def run_training(data, plugin=None, config_path=None, overrides=None, log=print,
                                                    "train_seconds", "temperature")})
     summary.update(plugin=info.name, modality=modality, notes=result.notes, labels=len(result.labels),
                    parameters=result.metrics["parameters"], inference_ms_per_item=result.metrics["inference_ms_per_item"],
-                   history={k: result.history.get(k, []) for k in ("val_accuracy", "val_loss")})
+                   history={k: result.history.get(k, []) for k in ("val_accuracy", "val_loss")},
+                   split=result.split, val_group_accuracy=result.metrics.get("val_group_accuracy"))
     return summary
 
 
 def load_training_data(data, modality: str, training: dict):
     """The dataset as training will use it: photos decoded (unreadable ones left out, or
     an error with ``strict``), then every label checked on its usable items."""
-    dataset = load_dataset(data, modality)
+    dataset = load_dataset(data, modality, training.get("val_group") or None)
     if modality == "image":
         dataset = check_images(dataset, strict=training["strict"])
     return dataset

@@ -13,7 +13,7 @@ from .output import echo_err, given, print_table, progress_to_stderr
 
 #: the config value each flag sets: errors name the flag (the rules are the config's)
 FLAG_NAMES = {"training.epochs": "--epochs", "training.batch_size": "--batch-size", "training.val_split": "--val-split",
-              "training.seed": "--seed", "training.max_rows": "--max-rows", "training.fine_tune": "--fine-tune",
+              "training.val_group": "--val-group", "training.seed": "--seed", "training.max_rows": "--max-rows", "training.fine_tune": "--fine-tune",
               "training.strict": "--strict", "training.cache": "--no-cache",
               "tracking.experiment": "--experiment", "tracking.registered_model": "--registered-model",
               "tracking.register": "--no-register", "encoder.image_size": "--image-size", "encoder.weights": "--weights"}
@@ -26,6 +26,8 @@ FLAG_NAMES = {"training.epochs": "--epochs", "training.batch_size": "--batch-siz
 @click.option("--epochs", type=int, help="Maximum epochs (early stopping may end sooner).")
 @click.option("--batch-size", type=int)
 @click.option("--val-split", type=float, help="Validation fraction (stratified).")
+@click.option("--val-group", metavar="COLUMN",
+              help="Hold whole groups of this column (e.g. source) out for validation, instead of a row split.")
 @click.option("--seed", type=int)
 @click.option("--max-rows", type=int, help="Train on a stratified sample of this many rows.")
 @click.option("--image-size", type=int, help="Image encoders: input side in pixels.")
@@ -39,11 +41,11 @@ FLAG_NAMES = {"training.epochs": "--epochs", "training.batch_size": "--batch-siz
 @click.option("--set", "settings", multiple=True, metavar="SECTION.KEY=VALUE",
               help="Any option of the config's encoder, classifier, training or tracking section, e.g. "
                    "--set encoder.units=32 --set classifier.name=mlp (repeatable; wins over the other flags).")
-def train(plugin, data, config_path, epochs, batch_size, val_split, seed, max_rows, image_size, weights,
+def train(plugin, data, config_path, epochs, batch_size, val_split, val_group, seed, max_rows, image_size, weights,
           fine_tune, strict, no_cache, experiment, registered_model, no_register, settings):
     """Train an encoder + head on labelled captions or photos; track and register it."""
-    training = given(epochs=epochs, batch_size=batch_size, val_split=val_split, seed=seed, max_rows=max_rows,
-                      fine_tune=fine_tune, strict=strict)
+    training = given(epochs=epochs, batch_size=batch_size, val_split=val_split, val_group=val_group, seed=seed,
+                     max_rows=max_rows, fine_tune=fine_tune, strict=strict)
     if no_cache:
         training["cache"] = False
     if not sys.stderr.isatty():
@@ -70,6 +72,8 @@ def format_summary(s) -> str:
         f"val top-1         {s['val_accuracy']:.4f}",
         f"val top-5         {s['val_top5_accuracy']:.4f}",
         f"val loss          {s['val_loss']:.4f}",
+        *([f"val top-1 (held-out {s['split']['column']} only) {s['val_group_accuracy']:.4f}"]
+          if s.get("val_group_accuracy") is not None else []),
         f"epochs run        {s['epochs']}",
         f"train seconds     {s['train_seconds']:.1f}",
         f"temperature       {s['temperature']:.3f}",
@@ -91,15 +95,16 @@ def format_summary(s) -> str:
 @click.option("--image-size", type=int, help="Shrink image inputs (recorded in the runs).")
 @click.option("--weights", help="Image encoders: none, imagenet or a weights file.")
 @click.option("--max-rows", type=int, help="Compare on a stratified sample of this many rows.")
+@click.option("--val-group", metavar="COLUMN", help="Validate on whole held-out groups of this column (e.g. source).")
 @click.option("--seed", type=int)
 @click.option("--experiment", help="MLflow experiment.")
 @click.option("--out", "out_dir", default="comparison", show_default=True, type=click.Path(), help="Folder for the figures and table.")
 @click.option("--promote", is_flag=True, help="Move the champion alias to the winner.")
 @click.option("--force", is_flag=True, help="Retrain plugins that finished before with the same config and data.")
-def compare(plugin_names, data, config_path, epochs, image_size, weights, max_rows, seed, experiment, out_dir,
-            promote, force):
+def compare(plugin_names, data, config_path, epochs, image_size, weights, max_rows, val_group, seed, experiment,
+            out_dir, promote, force):
     """Train several plugins on the same split and seed; table, figures, MLflow parent run."""
-    training = given(epochs=epochs, max_rows=max_rows, seed=seed)
+    training = given(epochs=epochs, max_rows=max_rows, val_group=val_group, seed=seed)
     if not sys.stderr.isatty():
         training["verbose"] = 2
     overrides = {"training": training, "encoder": given(image_size=image_size, weights=weights),
@@ -121,7 +126,7 @@ def compare(plugin_names, data, config_path, epochs, image_size, weights, max_ro
 
 
 # decimals per column of the comparison table; other values print as they are
-_DECIMALS = {"val_top1": 4, "val_top5": 4, "val_loss": 4, "train_seconds": 1, "infer_ms_per_item": 2}
+_DECIMALS = {"val_group_top1": 4, "val_top1": 4, "val_top5": 4, "val_loss": 4, "train_seconds": 1, "infer_ms_per_item": 2}
 
 
 def _cell(column, value):

@@ -29,6 +29,7 @@ class Dataset:
     notes: list = field(default_factory=list)
     #: ``{label: [what failed, ...]}``: items of a label that could not be used
     failed: dict = field(default_factory=dict)
+    groups: list | None = None  # one group (e.g. the source) per example, for a group split
 
     def __len__(self):
         return len(self.labels)
@@ -37,8 +38,9 @@ class Dataset:
         return dict(sorted(Counter(self.labels).items()))
 
     def subset(self, indices) -> "Dataset":
+        groups = None if self.groups is None else [self.groups[i] for i in indices]
         return Dataset(self.modality, [self.inputs[i] for i in indices], [self.labels[i] for i in indices],
-                       self.source, list(self.notes), dict(self.failed))
+                       self.source, list(self.notes), dict(self.failed), groups)
 
     def fingerprint(self) -> dict:
         """Hash, row count and label counts: identifies exactly what a model was trained on."""
@@ -59,26 +61,56 @@ def _content_key(item):
 _STRIPPED = str.maketrans("", "", string.punctuation)
 
 
-def load_text_dataset(path) -> Dataset:
-    """Captions from a table with ``label`` and ``text`` columns. A caption of nothing but
-    punctuation gives a model nothing: it is not used, and a note says which lines."""
+def load_text_dataset(path, group_column: str | None = None, checked: bool = True) -> Dataset:
+    """Captions from a table with ``label`` and ``text`` columns (and ``group_column``, when
+    given). A caption of nothing but punctuation gives a model nothing: it is not used, and
+    a note says which lines."""
     path = Path(path)
     rows = read_table(path, ("label", "text"))
-    texts, labels, failed = [], [], {}
+    _require_group_column(path, rows, group_column)
+    texts, labels, failed, groups = [], [], {}, []
     for line, row in rows:
         label = require_text(path, line, row, "label")
         text = require_text(path, line, row, "text")
+        group = require_text(path, line, row, group_column) if group_column else None
         if not text.translate(_STRIPPED).strip():
             failed.setdefault(label, []).append(f"line {line} (only punctuation)")
             continue
         labels.append(label)
         texts.append(text)
+        groups.append(group)
     notes = [_failed_note("captions", failed, "of only punctuation")] if failed else []
-    return check_labels(Dataset("text", texts, labels, str(path), notes, failed))
+    dataset = Dataset("text", texts, labels, str(path), notes, failed, groups if group_column else None)
+    return _finish(dataset, group_column, checked)
 
 
-def load_image_dataset(path) -> Dataset:
-    """Photos from a folder of label sub-folders, or a table with ``label`` and ``image``.
+def _finish(dataset: Dataset, group_column, checked: bool) -> Dataset:
+    """Training data (``checked``) needs two labels with two examples each, and two groups for a
+    group split; data that is only scored needs neither."""
+    return check_groups(check_labels(dataset), group_column) if checked else dataset
+
+
+def _require_group_column(path, rows, group_column):
+    if not group_column:
+        return
+    for line, row in rows:
+        if group_column not in row:
+            raise DataError(f"{path}:{line if path.suffix.lower() == '.jsonl' else 1}: no column {group_column!r} "
+                            f"for the group split (--val-group); found {', '.join(map(repr, row))}")
+
+
+def check_groups(dataset: Dataset, group_column: str | None) -> Dataset:
+    """A group split needs at least two distinct groups."""
+    if group_column and len(set(dataset.groups or ())) < 2:
+        found = sorted(set(dataset.groups or ()))
+        raise DataError(f"{dataset.source}: column {group_column!r} has {len(found)} distinct value(s) "
+                        f"({', '.join(map(repr, found[:3]))}); a group split (--val-group) needs at least 2 groups")
+    return dataset
+
+
+def load_image_dataset(path, group_column: str | None = None, checked: bool = True) -> Dataset:
+    """Photos from a folder of label sub-folders, or a table with ``label`` and ``image``
+    (and ``group_column``, when given: only a table has one).
 
     Files are listed, not decoded (``check_images`` decodes them)."""
     path = Path(path)
@@ -86,7 +118,10 @@ def load_image_dataset(path) -> Dataset:
         raise DataError(f"{path}: file or folder not found (expected a folder of label sub-folders, or a table "
                         "with label and image columns)")
     if path.is_file():
-        return _image_table(path)
+        return _image_table(path, group_column, checked)
+    if group_column:
+        raise DataError(f"{path}: a photo folder has no column {group_column!r} for the group split (--val-group); "
+                        "give a table with label, image and that column instead")
     subdirs = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not subdirs:
         raise DataError(f"{path}: no label sub-folders; expected one folder per label holding its photos")
@@ -109,7 +144,8 @@ def load_image_dataset(path) -> Dataset:
     notes = [f"{ignored} files without an image extension were not used"] if ignored else []
     if failed:
         notes.append(_failed_note("photos", failed, "unusable"))
-    return check_labels(Dataset("image", paths, labels, str(path), notes, failed))
+    dataset = Dataset("image", paths, labels, str(path), notes, failed)
+    return check_labels(dataset) if checked else dataset
 
 
 def _failed_note(kind, failed: dict, why: str) -> str:
@@ -141,11 +177,14 @@ def check_images(dataset: Dataset, strict: bool = False, size: int = 8) -> Datas
     return check_labels(checked)
 
 
-def _image_table(path: Path) -> Dataset:
+def _image_table(path: Path, group_column: str | None = None, checked: bool = True) -> Dataset:
     rows = read_table(path, ("label", "image"))
+    _require_group_column(path, rows, group_column)
     policy = MediaPolicy(path.parent)
-    paths, labels = [], []
+    paths, labels, groups = [], [], []
     for line, row in rows:
+        if group_column:
+            groups.append(require_text(path, line, row, group_column))
         label = require_text(path, line, row, "label")
         relative = require_text(path, line, row, "image")
         file = policy.resolve(relative, f"{path}:{line}: column 'image'")
@@ -154,7 +193,7 @@ def _image_table(path: Path) -> Dataset:
             raise DataError(f"{path}:{line}: image {relative!r}: {what} (paths are relative to the table)")
         paths.append(file)
         labels.append(label)
-    return check_labels(Dataset("image", paths, labels, str(path)))
+    return _finish(Dataset("image", paths, labels, str(path), groups=groups or None), group_column, checked)
 
 
 def detect_modality(path) -> str:
@@ -170,9 +209,12 @@ def detect_modality(path) -> str:
     return "image" if "image" in rows[0][1] and "text" not in rows[0][1] else "text"
 
 
-def load_dataset(path, modality=None) -> Dataset:
+def load_dataset(path, modality=None, group_column: str | None = None, checked: bool = True) -> Dataset:
+    """A labelled dataset; with ``group_column`` each example also carries its group;
+    ``checked=False`` for data that is only scored (no minimum of labels or groups)."""
     modality = modality or detect_modality(path)
-    return load_text_dataset(path) if modality == "text" else load_image_dataset(path)
+    loader = load_text_dataset if modality == "text" else load_image_dataset
+    return loader(path, group_column or None, checked)
 
 
 def check_labels(dataset: Dataset) -> Dataset:

@@ -33,6 +33,8 @@ TRAINING_RULES = {
     "epochs": Option(10, min=1, help="maximum; early stopping may end sooner"),
     "batch_size": Option(64, min=1),
     "val_split": Option(0.1, gt=0, lt=1, help="stratified validation fraction"),
+    "val_group": Option("", help="a column of the data (e.g. source): whole groups go to validation; "
+                                 "empty: a stratified split by rows"),
     "seed": Option(42, min=0, max=2**32 - 1),
     "learning_rate": Option(1e-3, gt=0, max=10.0),
     "class_weight": Option(True, help="weight classes by inverse frequency"),

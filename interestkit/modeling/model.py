@@ -9,7 +9,8 @@ first).
 
 ``load_model(folder)`` reads any model folder: ``meta.json``'s ``format`` names the class
 (``keras``: this one; ``prototypes``: zero-shot and few-shot heads over a frozen encoder
-plugin, ``modeling.prototypes``; ``fake``: the TensorFlow-free test model of ``interestkit.testing``).
+plugin, ``modeling.prototypes``; ``fake``: the TensorFlow-free test model of ``interestkit.testing``;
+``ensemble``: the weighted mean of member models, ``interestkit.modeling.ensemble``).
 Every format offers what ranking needs: ``modality``, ``labels``, ``temperature``,
 ``predict_texts``, ``predict_images`` and ``save``.
 """
@@ -41,6 +42,7 @@ FORMATS = {
     "keras": "interestkit.modeling.model:InterestModel",
     "fake": "interestkit.testing.fakes:FakeInterestModel",
     "prototypes": "interestkit.modeling.prototypes:PrototypeModel",
+    "ensemble": "interestkit.modeling.ensemble:EnsembleModel",
 }
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from ..data.augment import View
 from ..data.datasets import Dataset
 from ..data.images import load_images
-from ..data.splits import stratified_sample, stratified_split
+from ..data.splits import group_split, stratified_sample, stratified_split
 from ..errors import DataError
 from . import fitting
 from .calibration import fit_temperature
@@ -35,6 +35,7 @@ class TrainResult:
     confusion: np.ndarray  # rows: true label, columns: predicted label (validation split)
     labels: list
     notes: list = field(default_factory=list)  # things the user should know (skipped files...)
+    split: dict = field(default_factory=dict)  # how validation was chosen: kind, column, held-out groups
 
 
 class EpochCallback:
@@ -107,7 +108,9 @@ def train(encoder, classifier, dataset: Dataset, options: dict, on_epoch=None, c
     labels = sorted(set(dataset.labels))
     index = {label: i for i, label in enumerate(labels)}
     y = np.array([index[label] for label in dataset.labels], dtype=np.int64)
-    train_idx, val_idx = stratified_split(dataset.labels, options["val_split"], options["seed"])
+    train_idx, val_idx, split = validation_split(dataset, options)
+    if split["kind"] == "group":
+        notes.append(f"validation: {len(split['held_out'])} whole group(s) of {split['column']!r} held out")
     weights = class_weights(y[train_idx], len(labels)) if options["class_weight"] else None
     started = time.perf_counter()
     notes.extend(classifier.prepare(labels, encoder))
@@ -138,7 +141,35 @@ def train(encoder, classifier, dataset: Dataset, options: dict, on_epoch=None, c
         "train_rows": len(train_idx),
         "val_rows": len(val_idx),
     }
-    return TrainResult(model, history, metrics, confusion_matrix(y_val, predicted, len(labels)), labels, notes)
+    if split["kind"] == "group" and len(val_idx) == len(y_val):  # (photos: unless unreadable ones were skipped)
+        accuracy = held_out_accuracy(dataset, val_idx, y_val, predicted, split["held_out"])
+        if np.isfinite(accuracy):
+            metrics["val_group_accuracy"] = accuracy
+    return TrainResult(model, history, metrics, confusion_matrix(y_val, predicted, len(labels)), labels, notes, split)
+
+
+def validation_split(dataset: Dataset, options: dict):
+    """``(train indices, validation indices, split description)``: stratified by rows, or by
+    whole groups of ``options["val_group"]`` (``group_split``)."""
+    column = options.get("val_group") or ""
+    if not column:
+        train_idx, val_idx = stratified_split(dataset.labels, options["val_split"], options["seed"])
+        return train_idx, val_idx, {"kind": "stratified", "column": ""}
+    if dataset.groups is None:
+        raise DataError(f"{dataset.source}: val_group {column!r} given but the data was loaded without that column")
+    try:
+        train_idx, val_idx, held_out = group_split(dataset.labels, dataset.groups, options["val_split"],
+                                                   options["seed"])
+    except ValueError as error:
+        raise DataError(f"{dataset.source}: column {column!r}: {error}") from None
+    return train_idx, val_idx, {"kind": "group", "column": column, "held_out": held_out}
+
+
+def held_out_accuracy(dataset: Dataset, val_idx, y_val, predicted, held_out) -> float:
+    """Top-1 on the validation rows of held-out groups only (the rows of sources never trained on)."""
+    held = set(held_out)
+    mask = np.array([dataset.groups[i] in held for i in val_idx], dtype=bool)
+    return float((predicted[mask] == y_val[mask]).mean()) if mask.any() else float("nan")
 
 
 def _train_text(encoder, classifier, dataset, y, train_idx, val_idx, labels, options, on_epoch, weights):

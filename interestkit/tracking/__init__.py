@@ -21,6 +21,7 @@ from .runs import (
     EVALUATION_EXPERIMENT,
     comparison_run,
     find_finished_run,
+    log_assessment,
     log_comparison,
     log_evaluation,
     log_fusion_fit,
@@ -32,6 +33,6 @@ from .store import configure, experiment_id, tracking_uri
 __all__ = [
     "CHAMPION", "EVALUATION_EXPERIMENT", "HYBRID_NAME", "alias_version", "champion_version", "comparison_run",
     "configure", "describe_uri", "experiment_id", "find_finished_run", "list_models", "load_fusion_document",
-    "load_hybrid", "load_interest_model", "log_comparison", "log_evaluation", "log_fusion_fit", "log_hybrid",
+    "load_hybrid", "load_interest_model", "log_assessment", "log_comparison", "log_evaluation", "log_fusion_fit", "log_hybrid",
     "log_summary_run", "model_labels", "parse_model_uri", "promote", "register_interest_model", "registered_name", "training_run", "tracking_uri", "ui_command",
 ]

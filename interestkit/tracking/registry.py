@@ -90,6 +90,25 @@ def register(model_uri: str, name: str, tags: dict, description: str) -> tuple[i
     return int(version.version), champion
 
 
+def tag_version(name: str, version: int, tags: dict) -> None:
+    """Set tags on a registered version (e.g. a pointer to its latest test run)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    for key, value in tags.items():
+        client.set_model_version_tag(name, str(version), key, str(value))
+
+
+def version_model_id(name: str, version: int):
+    """The MLflow logged-model id behind a registered version, or None (older stores)."""
+    from mlflow import MlflowClient
+
+    try:
+        return getattr(MlflowClient().get_model_version(name, str(version)), "model_id", None)
+    except Exception:
+        return None
+
+
 def _version_row(client, mv) -> dict:
     """One registered version with its plugin, data fingerprint and run metrics."""
     try:

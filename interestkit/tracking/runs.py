@@ -14,7 +14,7 @@ import numpy as np
 from .. import __version__, figures
 from ..modeling.config import flatten
 from .models import FUSION_ARTIFACT, log_interest_model
-from .registry import register, registered_name
+from .registry import register, registered_name, tag_version, version_model_id
 from .store import as_param, configure, experiment_id
 
 EVALUATION_EXPERIMENT = "interestkit-evaluation"
@@ -69,6 +69,9 @@ class TrainingRun:
         # weights kept, and the logged model is linked to this step (what the UI shows on it)
         final = {k: float(v) for k, v in result.metrics.items() if isinstance(v, (int, float))}
         mlflow.log_metrics(final, step=self.step)
+        split = result.split or {"kind": "stratified", "column": ""}
+        mlflow.log_params({"split.kind": split["kind"], "split.column": split.get("column", ""),
+                           "split.held_out_groups": as_param(split.get("held_out", []))[:6000]})
         mlflow.log_dict(result.labels, "labels.json")
         mlflow.log_dict(dataset_fingerprint, "data_fingerprint.json")
         mlflow.log_dict({"labels": result.labels, "matrix": result.confusion.tolist()}, "confusion_matrix.json")
@@ -163,6 +166,34 @@ def log_fusion_fit(spec, report: dict, details: dict, experiment: str = EVALUATI
     run_id = log_summary_run(f"fusion-fit-{spec.name}", params, {f"fit_{k}": v for k, v in report.items()},
                              {FUSION_ARTIFACT: document}, experiment, tags={"interestkit.kind": "fusion-fit"})
     return f"runs:/{run_id}/{FUSION_ARTIFACT}"
+
+
+def log_assessment(params: dict, metrics: dict, documents: dict, plots: dict, model: dict,
+                   experiment: str = EVALUATION_EXPERIMENT) -> str:
+    """Log a per-item test of a model as its own run (figures included), linked to the model:
+    the run is tagged with the model's name, version and training run, its metrics are linked
+    to the version's logged model, and the version's tag ``interestkit.last_test_run`` points
+    at the run. Returns the run id."""
+    import mlflow
+
+    name, version = model.get("name"), model.get("version")
+    tags = {"interestkit.version": __version__, "interestkit.kind": "test",
+            "interestkit.model_uri": str(model.get("uri", "")), "interestkit.model_name": str(name or ""),
+            "interestkit.model_version": str(version or ""), "interestkit.model_run_id": str(model.get("run_id") or "")}
+    model_id = version_model_id(name, version) if name and version else None
+    with mlflow.start_run(experiment_id=experiment_id(experiment), run_name=f"test-{name or 'model'}"
+                          f"{f'-v{version}' if version else ''}", tags=tags) as run:
+        mlflow.log_params({k: as_param(v) for k, v in params.items()})
+        mlflow.log_metrics(metrics, **({"model_id": model_id} if model_id else {}))
+        for file_name, document in documents.items():
+            mlflow.log_dict(document, file_name)
+        for file_name, fig in plots.items():
+            log_figure(fig, file_name)
+    if name and version:
+        tag_version(name, version, {"interestkit.last_test_run": run.info.run_id,
+                                    "interestkit.last_test": f"top-1 {metrics.get('top1', float('nan')):.4f} on "
+                                                             f"{params.get('data.path', '')}"})
+    return run.info.run_id
 
 
 # --- comparisons: a parent run with one child per plugin ------------------------------
