@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .data.tables import decode_text, read_table
+from .data.tables import decode_text, parse_yaml, read_table
 from .errors import DataError, suggest
 
 COLUMNS = ("ad_id", "title", "interests", "weight", "starts", "ends")
@@ -57,14 +57,7 @@ def _date(value, where):
 
 def _rows(path: Path):
     if path.suffix.lower() in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            data = yaml.safe_load(decode_text(path))
-        except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            where = f"{path}:{mark.line + 1}" if mark else str(path)
-            raise DataError(f"{where}: invalid YAML ({getattr(error, 'problem', error)})") from None
+        data = parse_yaml(decode_text(path), path)
         if isinstance(data, dict):
             unknown = [key for key in data if key != "ads"]
             if unknown:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .data.paths import MediaPolicy
+from .data.tables import parse_yaml
 from .errors import ConfigError, DataError, suggest
 
 DEFAULT_FILE = Path(__file__).with_name("interests.yaml")
@@ -290,8 +291,6 @@ def parse_taxonomy(data, source: str = "taxonomy", root=None, lines=()) -> Taxon
 
 def load_taxonomy(path=None) -> Taxonomy:
     """Read and validate a taxonomy file; ``None``: the default (the paper's 36 interests)."""
-    import yaml
-
     path = Path(path) if path is not None else DEFAULT_FILE
     if path.is_dir():
         raise ConfigError(f"{path}: is a folder, expected a taxonomy file (interests.yaml)")
@@ -299,13 +298,9 @@ def load_taxonomy(path=None) -> Taxonomy:
         raise ConfigError(f"{path}: taxonomy file not found")
     try:
         text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: invalid YAML ({getattr(error, 'problem', error)})") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
+    data = parse_yaml(text, path, ConfigError)
     return parse_taxonomy(data, str(path), root=path.parent, lines=_lines(text))
 
 

@@ -30,6 +30,18 @@ def decode_text(path: Path) -> str:
         raise DataError(f"{path}:{line}: not valid UTF-8 (byte 0x{raw[error.start]:02x}); save the file as UTF-8") from None
 
 
+def parse_yaml(text: str, path, error=DataError):
+    """YAML text of ``path`` as Python data; a syntax error names the file and its line."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as problem:
+        mark = getattr(problem, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise error(f"{where}: invalid YAML ({getattr(problem, 'problem', problem)})") from None
+
+
 def read_table(path, required=("label", "text")) -> list[tuple[int, dict]]:
     """Rows of a .tsv, .csv or .jsonl file as ``(line_number, row)``; checks required columns."""
     path = Path(path)
