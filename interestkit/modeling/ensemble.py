@@ -11,7 +11,6 @@ ranking needs (``predict_texts``, ``predict_sentences``, ``predict_images``), so
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ import numpy as np
 from ..atomic import atomic_folder
 from ..data import text as text_utils
 from ..errors import ModelError
-from .model import load_model, read_meta
+from .model import load_model, read_meta, write_meta
 
 
 def check_members(models, weights=None, names=None) -> list[float]:
@@ -101,7 +100,7 @@ class EnsembleModel:
                 member.save(staging / "members" / str(n))
             meta = dict(self.meta, format=self.format, modality=self.modality, labels=self.labels,
                         weights=self.weights, members=len(self.members))
-            (staging / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
+            write_meta(staging, meta)
         return directory
 
     @classmethod

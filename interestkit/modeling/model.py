@@ -67,6 +67,11 @@ def read_meta(directory) -> dict:
     return meta
 
 
+def write_meta(directory, meta: dict) -> None:
+    """Write a model folder's ``meta.json`` (the description ``read_meta`` reads back)."""
+    (Path(directory) / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
+
+
 def load_model(directory):
     """Load a model folder of any format (see ``FORMATS``)."""
     meta = read_meta(directory)
@@ -195,7 +200,7 @@ class InterestModel:
             self.encoder_model.save(staging / "encoder.keras")
             self.head_model.save(staging / "head.keras")
             meta = dict(self.meta, format=self.format, modality=self.modality, labels=self.labels)
-            (staging / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
+            write_meta(staging, meta)
         return directory
 
     @classmethod

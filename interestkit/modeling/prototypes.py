@@ -38,6 +38,7 @@ from ..errors import InterestkitError, ModelError
 from ..hooks import requirements
 from .calibration import apply_temperature
 from .features import image_features
+from .model import read_meta, write_meta
 
 HEADS = ("cosine", "mapped")
 DEFAULT_SCALE = 0.05  # cosine head: softmax(cos / 0.05) before any calibration
@@ -215,7 +216,7 @@ class PrototypeModel:
             np.save(staging / "weights.npy", self.weights)
             meta = dict(self.meta, format=self.format, modality=self.modality, labels=self.labels,
                         encoder=self.reference)
-            (staging / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
+            write_meta(staging, meta)
             if self.taxonomy_yaml:
                 (staging / "taxonomy.yaml").write_text(self.taxonomy_yaml, encoding="utf-8")
         return directory
@@ -223,7 +224,7 @@ class PrototypeModel:
     @classmethod
     def load(cls, directory) -> "PrototypeModel":
         directory = Path(directory)
-        meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+        meta = read_meta(directory)
         try:
             weights = np.load(directory / "weights.npy", allow_pickle=False)
         except (OSError, ValueError) as error:
