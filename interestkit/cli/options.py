@@ -72,7 +72,8 @@ def ranking_options(function):
 
 #: the pipeline option each flag sets: its errors name the flag (the rules are ``OPTION_RULES``)
 FLAG_NAMES = {"last": "--last", "half_life_days": "--half-life", "top_k": "--top-k", "top_n_ads": "--top-n",
-              "aggregation": "--aggregation", "calibrate": "--no-calibration"}
+              "aggregation": "--aggregation", "calibrate": "--no-calibration",
+              "posts_per_interest": "--posts-per-interest"}
 
 
 def pipeline_options(values: dict, **extra) -> dict:

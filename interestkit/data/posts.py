@@ -7,7 +7,8 @@ A posts file is JSONL, one post per line::
 
 ``text`` or a photo may be missing (not both). The photo is ``image``, a path resolved by
 the ``MediaPolicy`` (for a file: relative to the file's folder) or a
-``data:image/...;base64,`` URI, or ``image_b64``, the photo's bytes in base64.
+``data:image/...;base64,`` URI, or ``image_b64``, the photo's bytes in base64, or (in a
+table or a DataFrame) ``image_bytes``, the bytes themselves.
 ``created_at`` is optional ISO-8601 (a date-time without a zone is read as UTC); a
 ``datetime`` or pandas ``Timestamp`` is accepted too. Every problem is a one-line
 ``DataError`` naming the file and line, or the request's record.
@@ -75,12 +76,17 @@ def parse_post(row: dict, where: str, line: int, policy: MediaPolicy, limits: Re
         raise DataError(f"{where}: text is {len(text)} characters, longer than the limit of {limits.max_text_chars}")
     image_ref = optional_string(where, row, "image")
     inline = optional_string(where, row, "image_b64")
-    if image_ref is not None and inline is not None:
-        raise DataError(f"{where}: post {post_id!r} has both image and image_b64; send one photo")
-    if text is None and image_ref is None and inline is None:
+    raw = _optional_bytes(where, row, limits)
+    if sum(x is not None for x in (image_ref, inline, raw)) > 1:
+        given = [c for c, x in (("image", image_ref), ("image_b64", inline), ("image_bytes", raw)) if x is not None]
+        raise DataError(f"{where}: post {post_id!r} has both {' and '.join(given)}; send one photo")
+    if text is None and image_ref is None and inline is None and raw is None:
         raise DataError(f"{where}: post {post_id!r} has neither text nor image; a post needs at least one")
     image = None
-    if inline is not None:
+    if raw is not None:
+        image = raw
+        image_ref = f"data:image/*;base64,{base64.b64encode(raw).decode('ascii')}"
+    elif inline is not None:
         image = _base64_image(inline, f"{where}: image_b64", limits)
         image_ref = f"data:image/*;base64,{inline}"
     elif image_ref is not None:
@@ -107,6 +113,19 @@ def optional_string(where: str, row: dict, column: str) -> str | None:
     if not isinstance(value, str):
         raise DataError(f"{where}: {column} must be a string or null (got {type(value).__name__} {value!r})")
     return value if value.strip() else None
+
+
+def _optional_bytes(where: str, row: dict, limits: RecordLimits) -> bytes | None:
+    """``image_bytes``: the photo's bytes (a Parquet binary column, Spark's ``binaryFile``), or None."""
+    value = row.get("image_bytes")
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise DataError(f"{where}: image_bytes must be bytes or null (got {type(value).__name__})")
+    value = bytes(value)
+    if limits.max_image_bytes is not None and len(value) > limits.max_image_bytes:
+        raise DataError(f"{where}: the photo is larger than the limit of {limits.max_image_bytes} bytes")
+    return value or None
 
 
 def _image(value: str, where: str, policy: MediaPolicy, limits: RecordLimits) -> Path | bytes:

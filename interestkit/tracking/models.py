@@ -14,10 +14,11 @@ import tempfile
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 from .. import __version__
 from ..errors import DataError, InterestkitError, ModelError
-from ..modeling.model import load_model
+from ..modeling.model import load_model, read_meta
 from ..ranking.bundle import save_bundle, spec_of
 from .registry import CHAMPION, HYBRID_NAME, describe_uri, register, registered_name
 from .store import as_param, configure, experiment_id, tracking_uri
@@ -234,3 +235,27 @@ def _read_fusion_file(path: Path):
         return json.loads(text)
     except Exception as error:  # unreadable, not UTF-8, invalid JSON or YAML
         raise DataError(f"{path}: cannot read fusion parameters ({' '.join(str(error).split())})") from None
+
+
+# --- models for Spark ---------------------------------------------------------------
+
+
+def pyfunc_uri(uri: str, workdir) -> str:
+    """A URI ``mlflow.pyfunc.spark_udf`` can load: an MLflow URI as it is; a model folder
+    (``meta.json``) saved as a pyfunc model under ``workdir`` first, without loading it."""
+    import mlflow
+
+    path = Path(uri)
+    if uri.startswith(("models:/", "runs:/")) or not (path / "meta.json").is_file():
+        configure()
+        return uri
+    meta = read_meta(path)
+    described = SimpleNamespace(modality=meta.get("modality"), labels=list(meta.get("labels") or []))
+    if described.modality not in ("text", "image") or not described.labels:
+        raise ModelError(f"{uri}: meta.json names no modality and labels; not an interestkit model folder")
+    pyfunc = _pyfunc_flavours()
+    target = Path(workdir) / f"{described.modality}-pyfunc"
+    with _without_input_example_warning():
+        mlflow.pyfunc.save_model(str(target), python_model=pyfunc.InterestPyfunc(), artifacts={"model": str(path)},
+                                 signature=pyfunc.interest_signature(described), pip_requirements=requirements())
+    return str(target)

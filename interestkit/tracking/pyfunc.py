@@ -62,9 +62,10 @@ class InterestPyfunc(mlflow.pyfunc.PythonModel):
             raise MlflowException(f"input needs a {' or '.join(map(repr, columns))} column "
                                   f"(got {', '.join(map(str, model_input.columns))})", INVALID_PARAMETER_VALUE)
         values = model_input[column].tolist()
+        calibrated = bool((params or {}).get("calibrated", True))
         if model.modality == "text":
-            return pd.DataFrame(model.predict_texts([v if isinstance(v, str) else "" for v in values]),
-                                columns=model.labels)
+            return pd.DataFrame(model.predict_texts([v if isinstance(v, str) else "" for v in values],
+                                                    calibrated=calibrated), columns=model.labels)
         probs = np.full((len(values), len(model.labels)), np.nan)
         present = [i for i, v in enumerate(values) if v is not None and not (isinstance(v, float) and np.isnan(v))]
         try:
@@ -73,7 +74,7 @@ class InterestPyfunc(mlflow.pyfunc.PythonModel):
                                   self.media, LIMITS).image for i in present]
         except InterestkitError as error:
             raise _bad_input(error) from None
-        rows, kept, _ = model.predict_images(sources)
+        rows, kept, _ = model.predict_images(sources, calibrated=calibrated)
         probs[[present[k] for k in kept]] = rows
         return pd.DataFrame(probs, columns=model.labels)
 
@@ -110,13 +111,17 @@ class HybridPyfunc(mlflow.pyfunc.PythonModel):
 
 
 def interest_signature(model):
-    """Input: ``text`` or ``image``; output: one probability column per label."""
+    """Input: ``text``, or ``image`` (a path or data URI) or ``image_bytes``; output: one
+    probability column per label. Parameter ``calibrated`` (default true): apply the
+    model's fitted temperature."""
     from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, Schema
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
-    column = "text" if model.modality == "text" else "image"
-    return ModelSignature(inputs=Schema([ColSpec("string", column)]),
-                          outputs=Schema([ColSpec("double", label) for label in model.labels]))
+    columns = [ColSpec("string", "text")] if model.modality == "text" else \
+        [ColSpec("string", "image", required=False), ColSpec("binary", "image_bytes", required=False)]
+    return ModelSignature(inputs=Schema(columns),
+                          outputs=Schema([ColSpec("double", label) for label in model.labels]),
+                          params=ParamSchema([ParamSpec("calibrated", "boolean", True)]))
 
 
 def hybrid_signature():

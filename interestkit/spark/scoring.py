@@ -1,0 +1,109 @@
+"""Per-post scores on Spark: one ``mlflow.pyfunc.spark_udf`` for each of the text and image models.
+
+Each UDF is row-wise over Arrow batches; MLflow ships the model to the executors once
+and each Python worker loads it once (``SparkModelCache``), so a model is never loaded
+per user or per batch. Captions go to the text model; photos to the image model as a
+path under the media root (resolved on the executor by the model's path policy: the
+root travels as ``INTERESTKIT_MEDIA_ROOT``) or as bytes (``image_bytes``). The result
+is one row per post and modality with the probability array ``p`` in the model's label
+order; a photo that cannot be read scores NaN and is left out, as in ``rank``.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from .. import settings
+from ..errors import ConfigError, ModelError
+from ..tracking.models import pyfunc_uri
+from .session import is_local
+
+KEEP = ("user_id", "post_id", "created_at", "_order", "_w")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A registered (or saved) interestkit model as Spark will call it."""
+
+    modality: str
+    uri: str  # what spark_udf loads (an MLflow URI or a saved pyfunc folder)
+    labels: tuple
+    calibration_param: bool  # its signature takes the ``calibrated`` parameter
+    given: str  # the URI the user gave
+
+
+def model_ref(uri: str, workdir, want: str) -> ModelRef:
+    """The model at ``uri`` (models:/, runs:/ or a model folder), checked to be a ``want`` model."""
+    import mlflow
+
+    loadable = pyfunc_uri(uri, workdir)
+    try:
+        signature = mlflow.models.get_model_info(loadable).signature
+    except Exception as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelError(f"{want} model {uri!r} cannot be read: {first}") from None
+    inputs = set(signature.inputs.input_names()) if signature is not None else set()
+    modality = "text" if "text" in inputs else "image" if "image" in inputs else None
+    if modality is None:
+        raise ModelError(f"{uri!r} is not an interestkit text or image model (its inputs: {sorted(inputs)})")
+    if modality != want:
+        raise ModelError(f"{uri!r} is a model of {modality}, but --{want}-model needs a {want} model")
+    params = [p.name for p in signature.params.params] if signature.params is not None else []
+    return ModelRef(modality, loadable, tuple(signature.outputs.input_names()), "calibrated" in params, uri)
+
+
+def _udf(spark, ref: ModelRef, calibrated: bool, media_root, env_manager: str = "local"):
+    import mlflow
+    from pyspark.sql import types as T
+
+    if not calibrated and not ref.calibration_param:
+        raise ConfigError(f"{ref.given!r} was registered before models took a 'calibrated' parameter; "
+                          "rank it with calibration on, or with --engine local")
+    env = {settings.MEDIA_ROOT_ENV: str(media_root)} if media_root is not None else {}
+    with _quiet_mlflow():  # its notice that env_manager="local" reuses this environment: we mean it
+        return mlflow.pyfunc.spark_udf(spark, ref.uri, result_type=T.ArrayType(T.DoubleType()),
+                                       env_manager=env_manager, params=None if calibrated else {"calibrated": False},
+                                       extra_env=env)
+
+
+@contextmanager
+def _quiet_mlflow():
+    loggers = [logging.getLogger(name) for name in ("mlflow.pyfunc", "mlflow.models.flavor_backend_registry")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+def score(spark, window, refs: dict, calibrated: bool = True, media_root=None, env_manager: str = "local"):
+    """``(user_id, post_id, created_at, _order, _w, modality, p)`` for every scorable post."""
+    from pyspark.sql import functions as F
+
+    if is_local(spark.sparkContext.master):  # MLflow loads the model per task in local mode: one task per core
+        window = window.repartition(spark.sparkContext.defaultParallelism)
+    parts = []
+    if "text" in refs:
+        udf = _udf(spark, refs["text"], calibrated, media_root, env_manager)
+        parts.append(window.filter(F.col("text").isNotNull())
+                     .select(*KEEP, F.lit("text").alias("modality"), udf(F.struct(F.col("text"))).alias("p")))
+    if "image" in refs:
+        udf = _udf(spark, refs["image"], calibrated, media_root, env_manager)
+        photos = window.filter(F.col("image").isNotNull() | F.col("image_bytes").isNotNull())
+        by_path = photos.filter(F.col("image").isNotNull())
+        by_bytes = photos.filter(F.col("image").isNull())
+        parts.append(by_path.select(*KEEP, F.lit("image").alias("modality"), udf(F.struct(F.col("image"))).alias("p")))
+        parts.append(by_bytes.select(*KEEP, F.lit("image").alias("modality"),
+                                     udf(F.struct(F.col("image_bytes"))).alias("p")))
+    if not parts:
+        raise ConfigError("no model to score with: give a text or an image model")
+    scored = parts[0]
+    for part in parts[1:]:
+        scored = scored.unionByName(part)
+    finite = F.forall("p", lambda x: ~F.isnan(x) & (F.abs(x) != float("inf")))
+    return scored.filter(F.col("p").isNotNull() & finite)

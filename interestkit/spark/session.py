@@ -1,0 +1,158 @@
+"""A Spark session for batch scoring: local masters bound to loopback, no UI, Spark's logs in a file.
+
+``session(master)`` gives the active session when there is one (a cluster's
+``spark-submit`` made it: its settings win), else builds one. A session this module
+builds:
+
+* binds the driver to 127.0.0.1 for ``local[...]`` masters (nothing listens beyond loopback);
+* runs without the Spark UI and without console progress bars;
+* uses UTC as the session time zone, so a ``created_at`` without a zone means UTC, as
+  everywhere else in interestkit;
+* sends Spark's own output (the JVM's log4j lines, Python workers' stderr) to a log file,
+  ``spark.log`` in the folder given (default: a temporary one), not to the terminal.
+
+pyspark is the optional extra ``interestkit[spark]``: without it, ``session`` says what to
+install in one line.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import ConfigError
+
+INSTALL_HINT = "pip install 'interestkit[spark]'"
+
+LOG4J = """\
+rootLogger.level = warn
+rootLogger.appenderRef.file.ref = file
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = {path}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = %d{{HH:mm:ss}} %p %c{{1}}: %m%n
+"""
+
+
+def require_pyspark():
+    """The ``pyspark`` module, or a ConfigError saying how to install it."""
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+    try:
+        import pyspark
+    except ImportError:
+        raise ConfigError(f"the spark engine needs pyspark: {INSTALL_HINT} (Java 17 must be installed too)") from None
+    return pyspark
+
+
+def is_local(master: str) -> bool:
+    return master == "local" or master.startswith("local[")
+
+
+def session_conf(master: str, log_file: Path, app_name: str = "interestkit") -> dict:
+    """The settings a session built here gets (a cluster's own settings are not overridden)."""
+    conf = {
+        "spark.app.name": app_name,
+        "spark.master": master,
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.shuffle.partitions": "8" if is_local(master) else "200",
+        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{log_file.with_suffix('.log4j2.properties')}",
+        "spark.executorEnv.TF_CPP_MIN_LOG_LEVEL": "3",
+    }
+    if is_local(master):  # workers run this interpreter, which has interestkit and the models' libraries
+        conf.update({"spark.driver.bindAddress": "127.0.0.1", "spark.driver.host": "127.0.0.1",
+                     "spark.pyspark.python": sys.executable})
+    return conf
+
+
+@contextmanager
+def _output_to(log_file: Path):
+    """The process's stdout and stderr go to ``log_file`` while the JVM starts: the JVM
+    inherits them, so its output (and its Python workers') lands in the file for good."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    saved = [os.dup(1), os.dup(2)]
+    with open(log_file, "ab") as handle:
+        try:
+            os.dup2(handle.fileno(), 1)
+            os.dup2(handle.fileno(), 2)
+            yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
+def active_session():
+    """The running SparkSession, or None (without pyspark: None)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        return None
+    return SparkSession.getActiveSession()
+
+
+def session(master: str = "local[2]", log_dir=None, log=None):
+    """The active session, or a new one on ``master`` (``log``: one progress line)."""
+    require_pyspark()
+    from pyspark.sql import SparkSession
+
+    running = SparkSession.getActiveSession()
+    if running is not None:
+        return running
+    if not isinstance(master, str) or not master.strip():
+        raise ConfigError(f"--master must be a Spark master URL such as local[2], got {master!r}")
+    log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="interestkit-spark-"))
+    log_file = log_dir / "spark.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    log_file.with_suffix(".log4j2.properties").write_text(LOG4J.format(path=log_file), encoding="utf-8")
+    builder = SparkSession.builder
+    for key, value in session_conf(master.strip(), log_file).items():
+        builder = builder.config(key, value)
+    if is_local(master.strip()):  # pyspark takes the workers' interpreter from the environment
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    started = time.perf_counter()
+    try:
+        with _output_to(log_file):
+            spark = builder.getOrCreate()
+    except Exception as error:  # no Java, a bad master URL: the log says why
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConfigError(f"Spark did not start on {master!r}: {first} (Java 17 is needed; see {log_file})") from None
+    spark.sparkContext.setLogLevel("ERROR")
+    if log:
+        log(f"spark: session on {master} started in {time.perf_counter() - started:.1f}s (Spark's logs: {log_file})")
+    return spark
+
+
+@contextmanager
+def spark_errors(what: str = "the Spark job"):
+    """An error raised on an executor arrives wrapped in Java's and Python's tracebacks: the
+    interestkit error inside it (a photo the policy refused, a fusion that failed) becomes
+    that error again, anything else one line naming ``what`` failed."""
+    from ..errors import DataError, InterestkitError, ModelError, PluginError
+
+    try:
+        yield
+    except InterestkitError:
+        raise
+    except Exception as error:
+        text = str(error)
+        kinds = {"DataError": DataError, "PluginError": PluginError, "ModelError": ModelError,
+                 "ConfigError": ConfigError, "INVALID_PARAMETER_VALUE": DataError}
+        for line in reversed(text.splitlines()):
+            for marker, kind in kinds.items():
+                if marker in line and ":" in line:
+                    message = line.split(marker, 1)[1].lstrip(":) ").strip()
+                    raise kind(message or line.strip()) from None
+        if type(error).__module__.startswith(("pyspark", "py4j")):
+            last = next((line.strip() for line in reversed(text.splitlines()) if line.strip()), type(error).__name__)
+            raise ConfigError(f"{what} failed: {last[:300]}") from None
+        raise
