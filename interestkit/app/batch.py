@@ -146,7 +146,8 @@ def run_spark(posts_path, out, uris, options: RankingOptions, fusion, media_root
     log(f"{posts_path}: {counts['posts']} posts of {counts['users']} users")
     with tempfile.TemporaryDirectory(prefix="interestkit-spark-models-") as workdir:
         refs = engine.model_refs(uris.get("text"), uris.get("image"), options.mode, workdir)
-        scored = engine.scoring.score(spark, window, refs, options.calibrate, media_root).cache()
+        model_udfs = engine.scoring.udfs(spark, refs, options.calibrate, media_root)
+        scored = engine.scoring.score(spark, window, model_udfs).cache()
     stage = time.perf_counter()
     with spark_errors("scoring the posts"):
         per_modality = {row["modality"]: row["count"] for row in scored.groupBy("modality").count().collect()}

@@ -53,7 +53,7 @@ def model_refs(text_model, image_model, mode: str, workdir) -> dict:
 def rank_prepared(spark, window, refs: dict, options: RankingOptions, fusion, media_root=None, scored=None):
     """The ranking of windowed posts (``scored``: their scores, when already computed)."""
     if scored is None:
-        scored = scoring.score(spark, window, refs, options.calibrate, media_root)
+        scored = scoring.score(spark, window, scoring.udfs(spark, refs, options.calibrate, media_root))
     long = users.long_scores(scored, {m: ref.labels for m, ref in refs.items()})
     scores = users.aggregated(long, options.aggregation)
     fused = users.combined(scores, options.mode, fusion.name, dict(fusion.params))
@@ -81,4 +81,7 @@ def rank_users(posts, text_model: str | None = TEXT_URI, image_model: str | None
     window, _ = prepared_posts(posts, ranking, check=check)
     with tempfile.TemporaryDirectory(prefix="interestkit-spark-models-") as workdir:
         refs = model_refs(text_model, image_model, ranking.mode, workdir)
-        return rank_prepared(spark, window, refs, ranking, spec, media_root)
+        model_udfs = scoring.udfs(spark, refs, ranking.calibrate, media_root)
+    # the user level reads the scores three times (aggregation, contributing posts, counts): computed once
+    scored = scoring.score(spark, window, model_udfs).cache()
+    return rank_prepared(spark, window, refs, ranking, spec, media_root, scored)

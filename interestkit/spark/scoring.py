@@ -81,22 +81,26 @@ def _quiet_mlflow():
             logger.setLevel(level)
 
 
-def score(spark, window, refs: dict, calibrated: bool = True, media_root=None, env_manager: str = "local"):
+def udfs(spark, refs: dict, calibrated: bool = True, media_root=None, env_manager: str = "local") -> dict:
+    """``{modality: spark_udf}``: made once (MLflow copies each model to the executors then)."""
+    return {m: _udf(spark, ref, calibrated, media_root, env_manager) for m, ref in refs.items()}
+
+
+def score(spark, window, model_udfs: dict):
     """``(user_id, post_id, created_at, _order, _w, modality, p)`` for every scorable post."""
     from pyspark.sql import functions as F
 
     if is_local(spark.sparkContext.master):  # MLflow loads the model per task in local mode: one task per core
         window = window.repartition(spark.sparkContext.defaultParallelism)
     parts = []
-    if "text" in refs:
-        udf = _udf(spark, refs["text"], calibrated, media_root, env_manager)
+    if "text" in model_udfs:
+        udf = model_udfs["text"]
         parts.append(window.filter(F.col("text").isNotNull())
                      .select(*KEEP, F.lit("text").alias("modality"), udf(F.struct(F.col("text"))).alias("p")))
-    if "image" in refs:
-        udf = _udf(spark, refs["image"], calibrated, media_root, env_manager)
-        photos = window.filter(F.col("image").isNotNull() | F.col("image_bytes").isNotNull())
-        by_path = photos.filter(F.col("image").isNotNull())
-        by_bytes = photos.filter(F.col("image").isNull())
+    if "image" in model_udfs:
+        udf = model_udfs["image"]
+        by_path = window.filter(F.col("image").isNotNull())
+        by_bytes = window.filter(F.col("image").isNull() & F.col("image_bytes").isNotNull())
         parts.append(by_path.select(*KEEP, F.lit("image").alias("modality"), udf(F.struct(F.col("image"))).alias("p")))
         parts.append(by_bytes.select(*KEEP, F.lit("image").alias("modality"),
                                      udf(F.struct(F.col("image_bytes"))).alias("p")))

@@ -25,7 +25,7 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError, InterestkitError, ModelError, PluginError
 
 INSTALL_HINT = "pip install 'interestkit[spark]'"
 
@@ -137,8 +137,6 @@ def spark_errors(what: str = "the Spark job"):
     """An error raised on an executor arrives wrapped in Java's and Python's tracebacks: the
     interestkit error inside it (a photo the policy refused, a fusion that failed) becomes
     that error again, anything else one line naming ``what`` failed."""
-    from ..errors import DataError, InterestkitError, ModelError, PluginError
-
     try:
         yield
     except InterestkitError:
