@@ -103,11 +103,11 @@ def write_frame(frame, out: str) -> None:
         pq.write_table(table, staging / "part-00000.parquet")
 
 
-def run_local(posts_path, out, uris, options: RankingOptions, fusion, media, log=_quiet) -> dict:
+def run_local(posts_path, out, uris, options: RankingOptions, fusion, media, log=_quiet, cache: bool = True) -> dict:
     started = time.perf_counter()
     posts = read_posts_table(posts_path, media)
     log(f"{posts_path}: {len(posts)} posts of {len({p.user_id for p in posts})} users")
-    pipeline = ranking.build_pipeline(uris, options, fusion, (), media, log=log)
+    pipeline = ranking.build_pipeline(uris, options, fusion, (), media, cache=cache, log=log)
     users = pipeline.rank(posts, log=log)
     frame = frame_of(users)
     write_frame(frame, out)
@@ -140,8 +140,10 @@ def run_spark(posts_path, out, uris, options: RankingOptions, fusion, media_root
               log_dir=None) -> dict:
     started = time.perf_counter()
     spark = engine.session(master, log_dir, log)
+    # a local path as this process sees it (Spark's JVM may have started in another folder)
+    where = str(posts_path) if is_uri(str(posts_path)) else str(local_path(posts_path).resolve())
     with spark_errors("reading the posts"):
-        frame = spark_posts.read_posts(spark, str(posts_path))
+        frame = spark_posts.read_posts(spark, where)
     window, counts = engine.prepared_posts(frame, options, str(posts_path))
     log(f"{posts_path}: {counts['posts']} posts of {counts['users']} users")
     with tempfile.TemporaryDirectory(prefix="interestkit-spark-models-") as workdir:
@@ -171,8 +173,11 @@ def run_spark(posts_path, out, uris, options: RankingOptions, fusion, media_root
 
 def batch(posts_path, out, *, engine="local", master="local[2]", text_model=ranking.TEXT_URI,
           image_model=ranking.IMAGE_URI, fusion="score_sum", fusion_weights=None, options=None, media_root=None,
-          allow_outside=False, overwrite=False, log=_quiet, log_dir=None) -> dict:
-    """Validate the options, then run ``engine``; returns a summary (posts, users, rows, seconds)."""
+          allow_outside=False, overwrite=False, log=_quiet, log_dir=None, cache: bool = True) -> dict:
+    """Validate the options, then run ``engine``; returns a summary (posts, users, rows, seconds).
+
+    ``cache``: the local engine reads photo features through the feature cache (Spark's
+    executors do not)."""
     if engine not in ENGINES:
         raise ConfigError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     ranking_options = RankingOptions.from_dict(options or {})
@@ -183,7 +188,7 @@ def batch(posts_path, out, *, engine="local", master="local[2]", text_model=rank
         if is_uri(str(posts_path)) or is_uri(str(out)):
             raise ConfigError("the local engine reads and writes local files; use --engine spark for URIs")
         media = ranking.media_policy(local_path(posts_path), media_root, allow_outside)
-        return run_local(posts_path, out, uris, ranking_options, spec, media, log)
+        return run_local(posts_path, out, uris, ranking_options, spec, media, log, cache)
     if allow_outside:
         raise ConfigError("--allow-outside-paths is for the local engine; on Spark, photo paths are relative to "
                           "--media-root (or send the photos' bytes in image_bytes)")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from .. import settings
 from ..errors import ConfigError, ModelError
@@ -61,7 +62,8 @@ def _udf(spark, ref: ModelRef, calibrated: bool, media_root, env_manager: str = 
     if not calibrated and not ref.calibration_param:
         raise ConfigError(f"{ref.given!r} was registered before models took a 'calibrated' parameter; "
                           "rank it with calibration on, or with --engine local")
-    env = {settings.MEDIA_ROOT_ENV: str(media_root)} if media_root is not None else {}
+    # executors resolve photo paths against this folder (absolute: their working folder is not ours)
+    env = {settings.MEDIA_ROOT_ENV: str(Path(media_root).resolve())} if media_root is not None else {}
     with _quiet_mlflow():  # its notice that env_manager="local" reuses this environment: we mean it
         return mlflow.pyfunc.spark_udf(spark, ref.uri, result_type=T.ArrayType(T.DoubleType()),
                                        env_manager=env_manager, params=None if calibrated else {"calibrated": False},

@@ -58,7 +58,7 @@ class MicroBatchRanker:
     """The ``foreachBatch`` function: state, scoring and rankings of one output folder."""
 
     def __init__(self, spark, out, refs: dict, options, fusion, media_root=None, source: str = "stream"):
-        self.spark, self.out, self.refs = spark, Path(out), refs
+        self.spark, self.out, self.refs = spark, Path(out).resolve(), refs  # Spark and Python agree on where
         self.options, self.fusion, self.source = options, fusion, source
         self.udfs = scoring.udfs(spark, refs, options.calibrate, media_root)
         self.batches: list[dict] = []  # what each micro-batch did: {batch, posts, users}
@@ -128,7 +128,7 @@ def start(spark, stream, out, refs: dict, options, fusion, media_root=None, chec
     """Start the query; returns ``(StreamingQuery, MicroBatchRanker)``."""
     ranker = MicroBatchRanker(spark, out, refs, options, fusion, media_root, source)
     writer = stream.writeStream.foreachBatch(ranker).option(
-        "checkpointLocation", str(checkpoint or Path(out) / "_checkpoint"))
+        "checkpointLocation", str(Path(checkpoint).resolve() if checkpoint else ranker.out / "_checkpoint"))
     writer = writer.trigger(availableNow=True) if available_now else writer
     return writer.start(), ranker
 
@@ -141,4 +141,4 @@ def read_stream(spark, folder, max_files_per_trigger: int | None = None, schema:
     reader = spark.readStream.schema(schema)
     if max_files_per_trigger:
         reader = reader.option("maxFilesPerTrigger", int(max_files_per_trigger))
-    return reader.json(str(folder))
+    return reader.json(str(folder) if "://" in str(folder) else str(Path(folder).resolve()))

@@ -1,0 +1,177 @@
+"""Batch benchmark: `interestkit batch` with the local engine and on Spark at local[1] and local[2].
+
+    .venv/bin/python benchmarks/batch.py [--store DIR] [--posts 3000] [--masters local[1],local[2]]
+
+The dev users' posts (``../shared/data/users``) are replicated under new user ids until
+there are ``--posts`` of them. ``--store`` holds text and image champions; without one,
+small ones are trained in a temporary store as ``benchmarks/serving.py`` does (bilstm on
+6,000 captions; frozen efficientnet_lite0 on 900 photos). Rows:
+
+- ``bare``: the two models in this process, one batched ``predict_texts`` over every
+  caption and one ``predict_images`` over every photo (no feature cache): the floor;
+- ``local``: ``interestkit batch --engine local`` (feature cache off, so replicated photos
+  are computed again, as on Spark);
+- ``spark local[N]``: a fresh session (its start-up is reported apart), a first run (which
+  copies the models to the workers and loads them there) and a second, steady-state run.
+
+posts/s and users/s are of the steady run; ``vs bare`` is the bare forward pass's time
+over the run's; peak memory is the largest resident set of this process and its children
+(the JVM and its Python workers), sampled every 0.2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_common import print_table, timed  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+
+
+class PeakMemory:
+    """The largest summed RSS of this process and its descendants, from /proc."""
+
+    def __init__(self):
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _tree_rss(self) -> int:
+        parents = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                parents[int(stat.parent.name)] = int(fields[1])
+            except (OSError, ValueError, IndexError):
+                continue
+        tree, frontier = {os.getpid()}, [os.getpid()]
+        while frontier:
+            parent = frontier.pop()
+            children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+            tree.update(children)
+            frontier.extend(children)
+        total = 0
+        for pid in tree:
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+            except OSError:
+                continue
+        return total
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._tree_rss())
+            time.sleep(0.2)
+
+    def __enter__(self):
+        self.peak = self._tree_rss()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def replicated_posts(target: Path, count: int) -> tuple[int, int]:
+    """The dev users' posts, replicated under new user and post ids, ``count`` posts in all."""
+    source = [json.loads(line) for line in (DATA / "users" / "posts.jsonl").read_text().splitlines() if line.strip()]
+    rows, copy = [], 0
+    while len(rows) < count:
+        for post in source:
+            if len(rows) == count:
+                break
+            rows.append(dict(post, user_id=f"r{copy}-{post['user_id']}", post_id=f"r{copy}-{post['post_id']}"))
+        copy += 1
+    target.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return len(rows), len({r["user_id"] for r in rows})
+
+
+def bare(posts_path: Path, uris: dict) -> float:
+    """Seconds of one batched forward pass of each model over the posts (no feature cache)."""
+    from interestkit import tracking
+
+    posts = [json.loads(line) for line in posts_path.read_text().splitlines()]
+    text, _ = tracking.load_interest_model(uris["text"])
+    image, _ = tracking.load_interest_model(uris["image"])
+    captions = [p["text"] for p in posts if p.get("text")]
+    photos = [DATA / "users" / p["image"] for p in posts if p.get("image")]
+    text.predict_texts(captions[:32])
+    image.predict_images(photos[:8])  # warm-up: graphs traced, weights in memory
+    started = time.perf_counter()
+    text.predict_texts(captions)
+    image.predict_images(photos)
+    return time.perf_counter() - started
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", type=Path, default=None, help="MLflow store with text and image champions")
+    parser.add_argument("--posts", type=int, default=3000)
+    parser.add_argument("--masters", default="local[1],local[2]")
+    args = parser.parse_args(argv)
+    if not (DATA / "users" / "posts.jsonl").exists():
+        sys.exit(f"{DATA}/users is not here: the benchmark replicates the dev users' posts")
+    work = Path(tempfile.mkdtemp(prefix="interestkit-batch-bench-"))
+    store = args.store or work / "store"
+    os.environ["INTERESTKIT_REGISTRY"] = str(store)
+    os.environ["INTERESTKIT_CACHE_DIR"] = str(work / "cache")
+    if args.store is None:
+        from serving import train_champions
+
+        train_champions(DATA, dict(os.environ))
+    uris = {"text": "models:/interestkit-text@champion", "image": "models:/interestkit-image@champion"}
+    posts_path = work / "posts.jsonl"
+    n_posts, n_users = replicated_posts(posts_path, args.posts)
+    print(f"{n_posts} posts of {n_users} users ({DATA}/users replicated); load average {os.getloadavg()[0]:.1f}",
+          flush=True)
+
+    from interestkit.app.batch import batch
+    from interestkit.spark import session
+
+    floor = bare(posts_path, uris)
+    rows = [{"engine": "bare models", "start": None, "first": None, "steady": floor, "posts_s": n_posts / floor,
+             "users_s": n_users / floor, "vs_bare": 1.0, "peak": None}]
+    common = dict(text_model=uris["text"], image_model=uris["image"], media_root=str(DATA / "users"),
+                  overwrite=True)
+    with PeakMemory() as memory:
+        summary = batch(posts_path, work / "out-local", engine="local", cache=False, **common)
+    rows.append({"engine": "local", "start": None, "first": None, "steady": summary["seconds"],
+                 "posts_s": n_posts / summary["seconds"], "users_s": n_users / summary["seconds"],
+                 "vs_bare": floor / summary["seconds"], "peak": memory.peak / 2**30})
+    print(f"local: {summary['seconds']:.1f}s", flush=True)
+    for master in args.masters.split(","):
+        with PeakMemory() as memory:
+            spark, start = timed(session, master, work / f"logs-{master}")
+            first = batch(posts_path, work / "out-spark", engine="spark", master=master, **common)["seconds"]
+            steady = batch(posts_path, work / "out-spark", engine="spark", master=master, **common)["seconds"]
+            spark.stop()
+        rows.append({"engine": f"spark {master}", "start": start, "first": first, "steady": steady,
+                     "posts_s": n_posts / steady, "users_s": n_users / steady, "vs_bare": floor / steady,
+                     "peak": memory.peak / 2**30})
+        print(f"spark {master}: start {start:.1f}s, first {first:.1f}s, steady {steady:.1f}s", flush=True)
+    print()
+    print_table([("engine", "engine", "{}"), ("session start s", "start", "{:.1f}"),
+                 ("first run s", "first", "{:.1f}"), ("steady run s", "steady", "{:.1f}"),
+                 ("posts/s", "posts_s", "{:.1f}"), ("users/s", "users_s", "{:.2f}"),
+                 ("vs bare", "vs_bare", "{:.2f}x"), ("peak memory GiB", "peak", "{:.2f}")], rows)
+    local = rows[1]["posts_s"]
+    for row in rows[2:]:
+        print(f"{row['engine']}: {row['posts_s'] / local:.2f}x the local engine's posts/s")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
