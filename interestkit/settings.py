@@ -5,6 +5,7 @@
 | ``INTERESTKIT_REGISTRY`` | folder of the default MLflow store (default ``./registry``) |
 | ``MLFLOW_TRACKING_URI`` | another MLflow store altogether (a server, Postgres, ...) |
 | ``INTERESTKIT_CACHE_DIR`` | the feature cache (default ``~/.cache/interestkit/features``) |
+| ``INTERESTKIT_WHEEL_CACHE`` | wheels bundled with logged models (default ``~/.cache/interestkit/wheels``) |
 | ``INTERESTKIT_PLUGINS`` | allow-list of third-party plugins; set but empty: built-ins only |
 | ``INTERESTKIT_STRICT_PLUGINS=1`` | a broken plugin is an error, not a warning |
 | ``INTERESTKIT_MEDIA_ROOT`` | media root of a served model (set by whoever starts the process) |
@@ -18,6 +19,7 @@ from pathlib import Path
 
 REGISTRY_ENV = "INTERESTKIT_REGISTRY"
 CACHE_ENV = "INTERESTKIT_CACHE_DIR"
+WHEEL_CACHE_ENV = "INTERESTKIT_WHEEL_CACHE"
 PLUGINS_ENV = "INTERESTKIT_PLUGINS"
 STRICT_PLUGINS_ENV = "INTERESTKIT_STRICT_PLUGINS"
 MEDIA_ROOT_ENV = "INTERESTKIT_MEDIA_ROOT"
@@ -25,6 +27,7 @@ DEBUG_ENV = "INTERESTKIT_DEBUG"
 
 DEFAULT_REGISTRY = "registry"
 DEFAULT_CACHE = "~/.cache/interestkit/features"
+DEFAULT_WHEEL_CACHE = "~/.cache/interestkit/wheels"
 
 
 def env_flag(name: str) -> bool:
@@ -40,6 +43,11 @@ def store_dir() -> Path:
 def cache_root() -> Path:
     """``$INTERESTKIT_CACHE_DIR`` if set, else ``~/.cache/interestkit/features``."""
     return Path(os.path.expanduser(os.environ.get(CACHE_ENV) or DEFAULT_CACHE))
+
+
+def wheel_cache() -> Path:
+    """``$INTERESTKIT_WHEEL_CACHE`` if set, else ``~/.cache/interestkit/wheels``."""
+    return Path(os.path.expanduser(os.environ.get(WHEEL_CACHE_ENV) or DEFAULT_WHEEL_CACHE))
 
 
 def media_root_from_env() -> Path | None:

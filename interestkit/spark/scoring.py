@@ -64,6 +64,7 @@ def _udf(spark, ref: ModelRef, calibrated: bool, media_root, env_manager: str = 
                           "rank it with calibration on, or with --engine local")
     # executors resolve photo paths against this folder (absolute: their working folder is not ours)
     env = {settings.MEDIA_ROOT_ENV: str(Path(media_root).resolve())} if media_root is not None else {}
+    env["INTERESTKIT_REUSE_MODELS"] = "1"  # each Python worker loads a model once, whatever the tasks
     with _quiet_mlflow():  # its notice that env_manager="local" reuses this environment: we mean it
         return mlflow.pyfunc.spark_udf(spark, ref.uri, result_type=T.ArrayType(T.DoubleType()),
                                        env_manager=env_manager, params=None if calibrated else {"calibrated": False},
@@ -101,11 +102,9 @@ def score(spark, window, model_udfs: dict):
                      .select(*KEEP, F.lit("text").alias("modality"), udf(F.struct(F.col("text"))).alias("p")))
     if "image" in model_udfs:
         udf = model_udfs["image"]
-        by_path = window.filter(F.col("image").isNotNull())
-        by_bytes = window.filter(F.col("image").isNull() & F.col("image_bytes").isNotNull())
-        parts.append(by_path.select(*KEEP, F.lit("image").alias("modality"), udf(F.struct(F.col("image"))).alias("p")))
-        parts.append(by_bytes.select(*KEEP, F.lit("image").alias("modality"),
-                                     udf(F.struct(F.col("image_bytes"))).alias("p")))
+        photos = window.filter(F.col("image").isNotNull() | F.col("image_bytes").isNotNull())
+        parts.append(photos.select(*KEEP, F.lit("image").alias("modality"),
+                                   udf(F.struct(F.col("image"), F.col("image_bytes"))).alias("p")))
     if not parts:
         raise ConfigError("no model to score with: give a text or an image model")
     scored = parts[0]

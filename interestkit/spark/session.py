@@ -66,6 +66,11 @@ def session_conf(master: str, log_file: Path, app_name: str = "interestkit") -> 
         "spark.sql.shuffle.partitions": "8" if is_local(master) else "200",
         "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{log_file.with_suffix('.log4j2.properties')}",
         "spark.executorEnv.TF_CPP_MIN_LOG_LEVEL": "3",
+        # one TensorFlow thread per task core: Spark runs one task per core, and a worker whose
+        # TensorFlow took every core of the machine would fight the others for them
+        "spark.executorEnv.TF_NUM_INTRAOP_THREADS": "1",
+        "spark.executorEnv.TF_NUM_INTEROP_THREADS": "1",
+        "spark.executorEnv.OMP_NUM_THREADS": "1",
     }
     if is_local(master):  # workers run this interpreter, which has interestkit and the models' libraries
         conf.update({"spark.driver.bindAddress": "127.0.0.1", "spark.driver.host": "127.0.0.1",

@@ -16,10 +16,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
-from .. import __version__
 from ..errors import DataError, InterestkitError, ModelError
+from ..hooks.requirements import model_needs
 from ..modeling.model import load_model, read_meta
 from ..ranking.bundle import save_bundle, spec_of
+from . import environment as environment_module
 from .registry import CHAMPION, HYBRID_NAME, describe_uri, register, registered_name
 from .store import as_param, configure, experiment_id, tracking_uri
 
@@ -44,9 +45,20 @@ def _without_input_example_warning():
         yield
 
 
-def requirements() -> list[str]:
-    """What a registered model needs installed where it is loaded."""
-    return [f"interestkit=={__version__}"]
+def model_packages(meta: dict) -> list[str]:
+    """The distributions (other than interestkit) that provided a model folder's plugins."""
+    return [need.package for need in model_needs(meta) if need.package and need.package != "interestkit"]
+
+
+def environment(packages, tmp) -> tuple[dict, list[str]]:
+    """``({"wheels": folder}, pip requirements)`` for logging a model that needs ``packages``."""
+    folder = Path(tmp) / environment_module.WHEELS
+    pip = environment_module.model_environment(packages, folder, warn=_warn)
+    return {environment_module.WHEELS: str(folder)}, pip
+
+
+def _warn(message: str) -> None:
+    logging.getLogger("interestkit").warning(message)
 
 
 def _pyfunc_flavours():
@@ -62,11 +74,12 @@ def log_interest_model(model, step: int = 0) -> str:
     pyfunc = _pyfunc_flavours()
     with tempfile.TemporaryDirectory(prefix="interestkit-") as tmp:
         folder = model.save(Path(tmp) / "model")
+        wheels, pip = environment(model_packages(getattr(model, "meta", {}) or {}), tmp)
         with _without_input_example_warning():
             info = mlflow.pyfunc.log_model(name="model", python_model=pyfunc.InterestPyfunc(),
-                                           artifacts={"model": str(folder)},
+                                           artifacts={"model": str(folder), **wheels},
                                            signature=pyfunc.interest_signature(model),
-                                           pip_requirements=requirements(), step=step)
+                                           pip_requirements=pip, step=step)
     return info.model_uri
 
 
@@ -176,10 +189,13 @@ def log_hybrid(pipeline, experiment: str = "interestkit", name: str = HYBRID_NAM
         mlflow.log_dict(spec, "pipeline.json")
         with tempfile.TemporaryDirectory(prefix="interestkit-") as tmp:
             folder = save_bundle(pipeline, Path(tmp) / "hybrid")
+            packages = [p for m in pipeline.models.values() for p in model_packages(getattr(m, "meta", {}) or {})]
+            fusion_package = spec["fusion"].get("package") or ""
+            wheels, pip = environment([*packages, *([fusion_package] if fusion_package != "interestkit" else [])], tmp)
             with _without_input_example_warning():
                 info = mlflow.pyfunc.log_model(name="model", python_model=pyfunc.HybridPyfunc(),
-                                               artifacts={"hybrid": str(folder)},
-                                               signature=pyfunc.hybrid_signature(), pip_requirements=requirements())
+                                               artifacts={"hybrid": str(folder), **wheels},
+                                               signature=pyfunc.hybrid_signature(), pip_requirements=pip)
         version_tags = {"fusion": pipeline.fusion.name, "run_id": run.info.run_id,
                         **{f"{m}_version": str(p.get("version", "")) for m, p in spec["provenance"].items()}}
         version, champion = register(info.model_uri, name, version_tags, hybrid_description(pipeline))
@@ -255,7 +271,9 @@ def pyfunc_uri(uri: str, workdir) -> str:
         raise ModelError(f"{uri}: meta.json names no modality and labels; not an interestkit model folder")
     pyfunc = _pyfunc_flavours()
     target = Path(workdir) / f"{described.modality}-pyfunc"
+    wheels, pip = environment(model_packages(meta), Path(workdir) / f"{described.modality}-env")
     with _without_input_example_warning():
-        mlflow.pyfunc.save_model(str(target), python_model=pyfunc.InterestPyfunc(), artifacts={"model": str(path)},
-                                 signature=pyfunc.interest_signature(described), pip_requirements=requirements())
+        mlflow.pyfunc.save_model(str(target), python_model=pyfunc.InterestPyfunc(),
+                                 artifacts={"model": str(path), **wheels},
+                                 signature=pyfunc.interest_signature(described), pip_requirements=pip)
     return str(target)

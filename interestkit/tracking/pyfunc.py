@@ -12,7 +12,9 @@ paths resolve against the media root set by whoever starts the process
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -51,32 +53,61 @@ class InterestPyfunc(mlflow.pyfunc.PythonModel):
     """
 
     def load_context(self, context):
-        self.model = load_model(context.artifacts["model"])
+        folder = context.artifacts["model"]
+        self.model = _cached_model(folder) if settings.env_flag(REUSE_ENV) else load_model(folder)
         self.media = MediaPolicy(settings.media_root_from_env())
 
     def predict(self, context, model_input: pd.DataFrame, params=None):
         model = self.model
         columns = ("text",) if model.modality == "text" else ("image", "image_bytes")
-        column = next((c for c in columns if c in model_input.columns), None)
-        if column is None:
+        given = [c for c in columns if c in model_input.columns]
+        if not given:
             raise MlflowException(f"input needs a {' or '.join(map(repr, columns))} column "
                                   f"(got {', '.join(map(str, model_input.columns))})", INVALID_PARAMETER_VALUE)
-        values = model_input[column].tolist()
         calibrated = bool((params or {}).get("calibrated", True))
         if model.modality == "text":
+            values = model_input["text"].tolist()
             return pd.DataFrame(model.predict_texts([v if isinstance(v, str) else "" for v in values],
                                                     calibrated=calibrated), columns=model.labels)
-        probs = np.full((len(values), len(model.labels)), np.nan)
-        present = [i for i, v in enumerate(values) if v is not None and not (isinstance(v, float) and np.isnan(v))]
+        # per row: the path (or data URI) in ``image``, else the bytes in ``image_bytes``
+        rows_in = [{c: _present(model_input[c].iat[i]) for c in given} for i in range(len(model_input))]
+        probs = np.full((len(rows_in), len(model.labels)), np.nan)
+        present = [i for i, row in enumerate(rows_in) if any(v is not None for v in row.values())]
         try:
-            sources = [bytes(values[i]) if column == "image_bytes" else
-                       parse_post({"user_id": "-", "post_id": str(i), "image": values[i]}, f"row {i}", i,
+            sources = [bytes(rows_in[i]["image_bytes"]) if rows_in[i].get("image") is None else
+                       parse_post({"user_id": "-", "post_id": str(i), "image": rows_in[i]["image"]}, f"row {i}", i,
                                   self.media, LIMITS).image for i in present]
         except InterestkitError as error:
             raise _bad_input(error) from None
         rows, kept, _ = model.predict_images(sources, calibrated=calibrated)
         probs[[present[k] for k in kept]] = rows
         return pd.DataFrame(probs, columns=model.labels)
+
+
+def _present(value):
+    """None for a missing cell (None, NaN, NaT), else the value."""
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
+
+
+#: models loaded in this process, by the SHA-256 of their folder's files, where REUSE_ENV is set (by
+#: interestkit.spark, for its workers): a Spark worker that runs many tasks (MLflow loads the pyfunc
+#: once per task on local masters) then loads each model once
+REUSE_ENV = "INTERESTKIT_REUSE_MODELS"
+_LOADED: dict = {}
+
+
+def _cached_model(folder):
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(folder)).encode())
+            digest.update(path.read_bytes())
+    key = digest.hexdigest()
+    if key not in _LOADED:
+        if len(_LOADED) >= 4:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[key] = load_model(folder)
+    return _LOADED[key]
 
 
 class HybridPyfunc(mlflow.pyfunc.PythonModel):
