@@ -66,9 +66,13 @@ def _udf(spark, ref: ModelRef, calibrated: bool, media_root, env_manager: str = 
     env = {settings.MEDIA_ROOT_ENV: str(Path(media_root).resolve())} if media_root is not None else {}
     env["INTERESTKIT_REUSE_MODELS"] = "1"  # each Python worker loads a model once, whatever the tasks
     with _quiet_mlflow():  # its notice that env_manager="local" reuses this environment: we mean it
-        return mlflow.pyfunc.spark_udf(spark, ref.uri, result_type=T.ArrayType(T.DoubleType()),
-                                       env_manager=env_manager, params=None if calibrated else {"calibrated": False},
-                                       extra_env=env)
+        udf = mlflow.pyfunc.spark_udf(spark, ref.uri, result_type=T.ArrayType(T.DoubleType()),
+                                      env_manager=env_manager, params=None if calibrated else {"calibrated": False},
+                                      extra_env=env)
+    # Marked non-deterministic so that Spark calls the model once per row: a deterministic UDF
+    # may be evaluated twice, once for a filter pushed below the repartition and once above it
+    base = getattr(udf, "__wrapped__", udf)
+    return base.asNondeterministic() if hasattr(base, "asNondeterministic") else udf
 
 
 @contextmanager

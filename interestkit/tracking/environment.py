@@ -127,6 +127,8 @@ def wheel_of(distribution: str) -> Path:
     name, version = _normalize(dist.metadata["Name"]).replace("-", "_"), dist.version
     source = _editable_source(dist)
     files = [(p, str(p.relative_to(source))) for p in _source_files(source)] if source else _installed_files(dist)
+    if not source and not any(inside.endswith(".dist-info/RECORD") for _, inside in files):
+        raise ModelError(f"{distribution} {version} has no RECORD of its installed files to build a wheel from")
     folder = wheel_cache() / f"{name}-{version}-{_digest(files)}"
     folder.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder) + ".lock"):
