@@ -120,8 +120,12 @@ def bare(posts_path: Path, uris: dict) -> float:
     loaded = time.perf_counter() - started
     started = time.perf_counter()
     text.predict_texts(captions)
+    middle = time.perf_counter()
     image.predict_images(photos)
-    return time.perf_counter() - started, loaded
+    done = time.perf_counter()
+    print(f"bare models: {len(captions)} captions in {middle - started:.1f}s, {len(photos)} photos in "
+          f"{done - middle:.1f}s", flush=True)
+    return done - started, loaded
 
 
 def main(argv=None):

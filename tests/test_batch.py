@@ -87,3 +87,13 @@ def test_a_bad_row_in_a_parquet_table_names_the_row(workspace, tmp_path):
     result = invoke("batch", "--posts", table, "--out", tmp_path / "out", "--media-root", workspace["posts"].parent)
     assert result.exit_code == 2
     assert f"{table}[3]: created_at 'yesterday' is not an ISO-8601 date-time" in result.stderr
+
+
+def test_without_pyspark_the_spark_engine_says_what_to_install(workspace, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # import pyspark raises ImportError
+    result = invoke("batch", "--posts", workspace["posts"], "--out", tmp_path / "out", "--engine", "spark")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == ("Error: the spark engine needs pyspark: pip install 'interestkit[spark]' "
+                                     "(Java 17 must be installed too)")

@@ -54,7 +54,11 @@ def pinned(distribution: str, skip=()) -> list[str]:
     """``name==version`` for each runtime dependency of ``distribution`` (no extras) that is installed."""
     skip = {_normalize(s) for s in skip}
     pins = []
-    for requirement in importlib.metadata.requires(distribution) or []:
+    try:
+        requires = importlib.metadata.requires(distribution) or []
+    except importlib.metadata.PackageNotFoundError:
+        return []  # not installed here: named by model_environment, with a warning
+    for requirement in requires:
         if "extra ==" in requirement.replace("extra==", "extra =="):
             continue
         name = _name(requirement)
