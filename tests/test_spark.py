@@ -50,13 +50,17 @@ def workspace(tmp_path, spark):
 @pytest.mark.parametrize("options", [
     [],
     ["--fusion", "rank_vote", "--last", "12", "--aggregation", "mean_log", "--half-life", "3", "--top-k", "3"],
+    ["--fusion", "weighted", "--aggregation", "votes", "--no-calibration", "--posts-per-interest", "0"],
 ])
 def test_the_spark_engine_gives_what_rank_gives(workspace, tmp_path, options):
     posts = workspace["posts"]
     result = invoke("batch", "--posts", posts, "--out", tmp_path / "out", "--engine", "spark", *options)
     assert result.exit_code == 0, result.output
     assert "scored" in result.stderr and "with spark_udf" in result.stderr
-    assert_same(ranked(posts, *options), from_parquet(tmp_path / "out"), "batch --engine spark")
+    expected = ranked(posts, *[o for o in options if o not in ("--posts-per-interest", "0")])
+    if "--posts-per-interest" in options:
+        expected = {u: [(r, i, s, [], n) for r, i, s, _, n in rows] for u, rows in expected.items()}
+    assert_same(expected, from_parquet(tmp_path / "out"), "batch --engine spark")
 
 
 def test_rank_users_takes_photos_as_bytes_from_binary_files(workspace, spark):
@@ -99,6 +103,7 @@ def test_signature_frames_with_timestamps_are_accepted(workspace, spark):
     (lambda rows: rows[1].update(image="../../etc/passwd"), "post user0000-p01: image must be a path inside"),
     (lambda rows: rows[0].update(text=None, image=None), "post user0000-p00: has neither text nor a photo"),
     (lambda rows: rows[0].update(user_id=" "), "post user0000-p00: user_id must be a non-empty string"),
+    (lambda rows: rows.clear(), "bad.jsonl: no posts (the table is empty)"),
 ])
 def test_bad_posts_on_spark_are_one_line_naming_the_post(workspace, tmp_path, change, message):
     rows = [json.loads(line) for line in workspace["posts"].read_text().splitlines()]
@@ -142,6 +147,13 @@ def test_streaming_updates_users_batch_by_batch(workspace, spark, tmp_path):
     kept = [line for line in lines if json.loads(line)["post_id"] != edited["post_id"]] + [json.dumps(edited)]
     everything.write_text("\n".join(kept) + "\n")
     assert_same(ranked(everything, "--last", "10"), from_parquet(out / "current"), "streaming")
+
+
+def test_a_missing_posts_path_on_spark_is_one_line(workspace, tmp_path):
+    result = invoke("batch", "--posts", tmp_path / "nowhere.jsonl", "--out", tmp_path / "out", "--engine", "spark")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(f"Error: {tmp_path / 'nowhere.jsonl'}: cannot read posts "
+                                                              "as json ([PATH_NOT_FOUND] Path does not exist")
 
 
 def test_the_cli_shows_one_line_per_stage_and_keeps_spark_logs_in_a_file(workspace, tmp_path):

@@ -54,6 +54,8 @@ def normalized(df, source: str):
     from pyspark.sql import types as T
 
     fields = {f.name: f.dataType for f in df.schema.fields}
+    if not fields:
+        raise DataError(f"{source}: no posts (the table is empty)")
     for required in ("user_id", "post_id"):
         if required not in fields:
             raise DataError(f"{source}: no column {required!r} (posts need user_id, post_id, and text or a photo)")
