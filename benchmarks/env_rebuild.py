@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/env_rebuild.py [--store DIR] [--env-manager virtualenv|uv] [--timeout 1800]
 
 ``--store`` holds text and image champions (real ones, e.g. the store
-``benchmarks/batch.py`` trains); a new hybrid is built there. Without it, a temporary
+``benchmarks/batch.py`` trains); a new hybrid version is built there and served. Without it, a temporary
 store gets the TensorFlow-free fake champions of the tests. The hybrid's recorded
 environment (pinned requirements, and interestkit's wheel inside the model) is then
 rebuilt by MLflow in an empty environment folder (``MLFLOW_ENV_ROOT``), the scoring
@@ -50,10 +50,14 @@ def build_hybrid(store: Path | None, work: Path) -> dict:
         register_fakes()
     subprocess.run([str(BIN / "interestkit"), "models", "build-hybrid"], check=True,
                    env=dict(os.environ), stdout=subprocess.DEVNULL)
+    from mlflow import MlflowClient
+
     from interestkit import tracking
 
     tracking.configure()
-    return {"uri": "models:/interestkit-hybrid@champion", "tracking_uri": tracking.tracking_uri()}
+    # the version just built (a store that had a hybrid keeps its champion where it was)
+    newest = max(int(v.version) for v in MlflowClient().search_model_versions("name='interestkit-hybrid'"))
+    return {"uri": f"models:/interestkit-hybrid/{newest}", "tracking_uri": tracking.tracking_uri()}
 
 
 def main(argv=None):
@@ -110,8 +114,9 @@ def main(argv=None):
         if not same:
             sys.exit(1)
     finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=60)
+        if server.poll() is None:
+            os.killpg(server.pid, 15)
+            server.wait(timeout=60)
         log.close()
         shutil.rmtree(work, ignore_errors=True)
 

@@ -114,3 +114,17 @@ def test_a_hybrid_takes_frames_from_pandas_read_json(tmp_path):
     answer = namespace["answer"]
     assert len(answer) == 4 and set(answer.columns) >= {"user_id", "interests"}
     assert all(json.loads(row)[0]["rank"] == 1 for row in answer["interests"])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not __import__("os").environ.get("INTERESTKIT_ENV_REBUILD"),
+                    reason="rebuilds a whole environment from the package index (minutes, GBs): "
+                           "set INTERESTKIT_ENV_REBUILD=1 to run benchmarks/env_rebuild.py here")
+def test_mlflow_rebuilds_a_hybrids_environment_and_serves_it():
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "env_rebuild.py"
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=3600)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "equals the in-process predict: True" in run.stdout
