@@ -26,10 +26,6 @@ from .session import require_pyspark, session, spark_errors
 __all__ = ["rank_users", "session", "prepared_posts", "rank_prepared"]
 
 
-def _quiet(message):
-    pass
-
-
 def prepared_posts(df, options: RankingOptions, source: str = "posts", check: bool = True):
     """Posts typed and validated (``check``: one pass; ``DataError`` naming the post), then
     windowed and weighted: what ``score`` takes."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from ..errors import DataError
 
-COLUMNS = ("user_id", "post_id", "text", "image", "image_bytes", "image_b64", "created_at")
 FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 
 

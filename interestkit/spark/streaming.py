@@ -86,7 +86,7 @@ class MicroBatchRanker:
         window.select(*POST_COLUMNS).write.parquet(str(version / "posts"))
         scores.drop("_w").write.parquet(str(version / "scores"))
         atomic_write(version / "_DONE", "")
-        self._rank(rankings, previous, batch_id, version, touched)
+        self._rank(rankings, batch_id, version, touched)
         new_posts.unpersist()
         scored_new.unpersist()
         _prune(state, batch_id)
@@ -106,7 +106,7 @@ class MicroBatchRanker:
         scores = read.parquet(str(state / str(previous) / "scores")).join(again, "post_id", "left_anti")
         return posts, scores
 
-    def _rank(self, rankings: Path, previous: int | None, batch_id: int, version: Path, touched) -> None:
+    def _rank(self, rankings: Path, batch_id: int, version: Path, touched) -> None:
         read = self.spark.read
         window = posts_table.windowed(read.parquet(str(version / "posts")).join(touched, "user_id"),
                                       self.options.last, self.options.half_life_days)

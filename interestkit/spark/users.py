@@ -23,9 +23,6 @@ from functools import lru_cache
 from .. import hooks
 from ..ranking.fusing import guarded_fusion
 
-OUTPUT = "user_id string, rank int, interest string, score double, n_posts int, posts array<string>"
-
-
 def long_scores(scored, labels: dict):
     """One row per post, modality and interest: ``p`` (each modality's labels in model order)."""
     from pyspark.sql import functions as F

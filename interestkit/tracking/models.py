@@ -46,12 +46,13 @@ def _without_input_example_warning():
 
 
 def model_packages(meta: dict) -> list[str]:
-    """The distributions (other than interestkit) that provided a model folder's plugins."""
-    return [need.package for need in model_needs(meta) if need.package and need.package != "interestkit"]
+    """The distributions that provided a model folder's plugins (interestkit for the built-ins)."""
+    return [need.package for need in model_needs(meta) if need.package]
 
 
 def environment(packages, tmp) -> tuple[dict, list[str]]:
-    """``({"wheels": folder}, pip requirements)`` for logging a model that needs ``packages``."""
+    """``({"wheels": folder}, pip requirements)`` for logging a model that needs ``packages``
+    (interestkit is always bundled, once; blank names are skipped)."""
     folder = Path(tmp) / environment_module.WHEELS
     pip = environment_module.model_environment(packages, folder, warn=_warn)
     return {environment_module.WHEELS: str(folder)}, pip
@@ -190,8 +191,7 @@ def log_hybrid(pipeline, experiment: str = "interestkit", name: str = HYBRID_NAM
         with tempfile.TemporaryDirectory(prefix="interestkit-") as tmp:
             folder = save_bundle(pipeline, Path(tmp) / "hybrid")
             packages = [p for m in pipeline.models.values() for p in model_packages(getattr(m, "meta", {}) or {})]
-            fusion_package = spec["fusion"].get("package") or ""
-            wheels, pip = environment([*packages, *([fusion_package] if fusion_package != "interestkit" else [])], tmp)
+            wheels, pip = environment([*packages, spec["fusion"].get("package") or ""], tmp)
             with _without_input_example_warning():
                 info = mlflow.pyfunc.log_model(name="model", python_model=pyfunc.HybridPyfunc(),
                                                artifacts={"hybrid": str(folder), **wheels},
