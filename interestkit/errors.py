@@ -6,6 +6,10 @@ class InterestkitError(Exception):
 
     exit_code = 2
 
+    def __init__(self, message: str = "", field: str | None = None):
+        super().__init__(message)
+        self.field = field  # the input at fault, when one is (``posts.jsonl:3.created_at``, ``body[0].image``)
+
 
 class ConfigError(InterestkitError):
     """A config file, key or value is not what was expected."""

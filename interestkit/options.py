@@ -33,6 +33,7 @@ class Option:
     choices: tuple | None = None
     nullable: bool = False
     help: str = ""
+    flag: str | None = None  # its command-line flag (default ``--name-with-dashes``; a bool defaulting to True: ``--no-...``)
 
     @property
     def expected(self):

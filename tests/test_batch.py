@@ -55,7 +55,7 @@ def test_an_existing_output_is_kept_unless_overwrite(workspace, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--posts", "{tmp}/missing.jsonl"], "missing.jsonl: posts file not found"),
+    (["--posts", "{tmp}/missing.jsonl"], "missing.jsonl: file not found"),
     (["--posts", "{tmp}/posts.txt"], "posts must be .jsonl, .parquet"),
     (["--out", "{tmp}/file.txt"], "is a file; the output is a Parquet dataset"),
     (["--engine", "spark", "--allow-outside-paths"], "--allow-outside-paths is for the local engine"),
@@ -86,7 +86,7 @@ def test_a_bad_row_in_a_parquet_table_names_the_row(workspace, tmp_path):
     frame.to_parquet(table)
     result = invoke("batch", "--posts", table, "--out", tmp_path / "out", "--media-root", workspace["posts"].parent)
     assert result.exit_code == 2
-    assert f"{table}[3]: created_at 'yesterday' is not an ISO-8601 date-time" in result.stderr
+    assert f"{table}: row 4: created_at 'yesterday' is not an ISO-8601 date-time" in result.stderr
 
 
 def test_without_pyspark_the_spark_engine_says_what_to_install(workspace, tmp_path, monkeypatch):

@@ -97,9 +97,9 @@ def test_refused_paths_say_how_to_widen_the_policy_and_links_cannot_escape(tmp_p
         load_posts(path)
 
 
-def test_posts_file_must_be_jsonl_and_exist(tmp_path):
-    with pytest.raises(DataError, match="must be a .jsonl file"):
-        load_posts(tmp_path / "posts.csv")
+def test_posts_file_must_be_a_known_table_and_exist(tmp_path):
+    with pytest.raises(DataError, match=r"posts must be .jsonl, .parquet or .csv \(got '.txt'\)"):
+        load_posts(tmp_path / "posts.txt")
     with pytest.raises(DataError, match="missing.jsonl: file not found"):
         load_posts(tmp_path / "missing.jsonl")
 

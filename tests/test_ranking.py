@@ -13,10 +13,24 @@ from interestkit.data.labels import UserLabel
 from interestkit.data.posts import Post
 from interestkit_plugins.fusion import RankVoteFusion, ScoreSumFusion, WeightedFusion
 from interestkit.app.ranking import fusion_spec
-from interestkit.ranking.aggregation import aggregate, all_user_scores, post_weights
+from interestkit.ranking.aggregation import aggregate
 from interestkit.ranking.evaluation import evaluate, fit_fusion
-from interestkit.ranking.order import combine, order, rank_users
+from interestkit.ranking.options import RankingOptions
+from interestkit.ranking.order import combine, order
 from interestkit.ranking.scoring import score_posts
+from interestkit.ranking.users import UserLevel, from_scored, rank_user, recency_weights
+
+
+def all_user_scores(posts, scored, method="mean", half_life_days=None):
+    level = UserLevel(RankingOptions(aggregation=method, half_life_days=half_life_days, last=0), modalities=tuple(scored.scores))
+    return {user: level.scores(user_posts) for user, user_posts in from_scored(posts, scored).items()}
+
+
+def rank_users(posts, scored, mode="fused", fusion=None, top_k=5, last=0):
+    """Every user's ranking through the one user-level function (users in order of first post)."""
+    options = RankingOptions(mode=mode, top_k=top_k, last=last)
+    return [rank_user(user, user_posts, options, fusion, modalities=tuple(scored.scores))
+            for user, user_posts in from_scored(posts, scored).items()]
 
 
 def rankings(scores_by_user, mode, fusion=None):
@@ -122,13 +136,13 @@ def test_one_modality_users_and_warnings(models):
 def test_top_k_ranks_and_contributing_posts(models):
     posts = posts_fixture()
     scored = score_posts(posts, models)
-    (u1, *_) = rank_users(posts, scored, "fused", ScoreSumFusion(), top_k=2, warnings={"u1": "only 3 posts"})
+    (u1, *_) = rank_users(posts, scored, "fused", ScoreSumFusion(), top_k=2, last=20)
     assert [(i.rank, i.interest) for i in u1.interests] == [(1, "Pets"), (2, "Travel")]
     assert u1.order == ["Pets", "Travel", "Golf"] and u1.posts_used == 3
     # Pets: p2 0.8 (text), p1 0.1 + 0.7 = 0.8 (tie: more recent first), p3 0.1
     assert u1.interests[0].posts == ["p2", "p1", "p3"]
     assert u1.interests[1].posts == ["p3", "p1"]  # p2 has no photo and text does not know Travel
-    assert u1.warnings == ["only 3 posts"]
+    assert u1.warnings == ["only 3 posts (fewer than the last 20 asked for); all were used"]
     as_dict = u1.as_dict()
     assert set(as_dict) == {"user_id", "interests", "ads", "posts_used", "window", "skipped", "warnings"}
     assert as_dict["window"] == ["p3", "p2", "p1"]  # most recent first
@@ -136,7 +150,7 @@ def test_top_k_ranks_and_contributing_posts(models):
                                        "posts": ["p2", "p1", "p3"]}
     text_only = rank_users(posts, scored, "text", top_k=1)[0]
     assert text_only.interests[0].interest == "Golf" and text_only.interests[0].posts == ["p1", "p2"]
-    with pytest.raises(ConfigError, match="top-k must be at least 1"):
+    with pytest.raises(ConfigError, match="top_k: must be at least 1"):
         rank_users(posts, scored, "text", top_k=0)
 
 
@@ -177,11 +191,12 @@ def test_recency_weights_halve_every_half_life():
     posts = [make_post("u1", "a", "x", day=0), make_post("u1", "b", "x", day=10), make_post("u1", "c", "x", day=20),
              make_post("u1", "d", "x", day=None),  # undated: as much as the oldest
              make_post("u2", "e", "x", day=3), make_post("u3", "f", "x")]
-    weights = post_weights(posts, half_life_days=10)
+    users = from_scored(posts, score_posts([], {}))
+    weights = {k: v for user_posts in users.values() for k, v in recency_weights(user_posts, 10).items()}
     assert weights == pytest.approx({"a": 0.25, "b": 0.5, "c": 1.0, "d": 0.25, "e": 1.0, "f": 1.0})
-    assert post_weights(posts) == dict.fromkeys("abcdef", 1.0)
+    assert recency_weights(users["u1"], None) == dict.fromkeys("abcd", 1.0)
     with pytest.raises(ConfigError, match="half-life must be a positive number"):
-        post_weights(posts, half_life_days=0)
+        recency_weights(users["u1"], half_life_days=0)
 
 
 def test_recency_weighting_changes_the_ranking():

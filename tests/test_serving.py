@@ -311,7 +311,7 @@ def test_a_newly_pointed_alias_is_picked_up_without_restart(store, service, alia
     status, health = http("GET", f"{url}/health")
     assert health["model"]["version"] == v2 and health["pipeline"]["fusion"]["name"] == "rank_vote"
     status, body = http("GET", f"{url}/users/u5/interests")  # re-scored by the new model
-    assert status == 200 and svc.store.rows("u5")[0]["model_key"] == f"interestkit-hybrid:{v2}"
+    assert status == 200 and svc.store.rows("u5")[0].model_key == f"interestkit-hybrid:{v2}"
     pinned, _, _ = service(db=store["root"] / "pinned.db", model="models:/interestkit-hybrid/1")
     assert pinned.watch is None and pinned.maybe_reload() is False  # a pinned version never moves
     assert tracking

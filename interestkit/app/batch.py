@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .. import spark as engine
 from ..atomic import atomic_folder
-from ..data.posts import load_posts, posts_from_records
+from ..data.posts import read_posts
 from ..errors import ConfigError, DataError
 from ..ranking.pipeline import RankingOptions
 from ..spark import posts as spark_posts
@@ -60,27 +60,6 @@ def check_out(out: str, overwrite: bool) -> None:
 # --- the local engine ------------------------------------------------------------------
 
 
-def read_posts_table(path, media):
-    """Posts of a local JSONL, Parquet or CSV table, validated by the one parser."""
-    import pandas as pd
-
-    path = local_path(path)
-    if not path.exists():
-        raise DataError(f"{path}: posts file not found")
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        return load_posts(path, media)
-    if suffix not in (".parquet", ".csv", "") or (suffix == "" and not path.is_dir()):
-        raise DataError(f"{path}: posts must be .jsonl, .parquet (a file or a dataset folder) or .csv")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False) if suffix == ".csv" else pd.read_parquet(path)
-    except Exception as error:  # not Parquet, not UTF-8, a malformed CSV
-        raise DataError(f"{path}: cannot read posts ({' '.join(str(error).split())[:200]})") from None
-    frame = frame.astype(object).where(frame.notna(), None)
-    records = [{k: (None if v == "" else v) for k, v in row.items()} for row in frame.to_dict("records")]
-    return posts_from_records(records, str(path), media)
-
-
 def frame_of(users):
     """The output table of ``RankingPipeline.rank``'s answers."""
     import pandas as pd
@@ -105,7 +84,7 @@ def write_frame(frame, out: str) -> None:
 
 def run_local(posts_path, out, uris, options: RankingOptions, fusion, media, log=_quiet, cache: bool = True) -> dict:
     started = time.perf_counter()
-    posts = read_posts_table(posts_path, media)
+    posts = read_posts(local_path(posts_path), media)
     log(f"{posts_path}: {len(posts)} posts of {len({p.user_id for p in posts})} users")
     pipeline = ranking.build_pipeline(uris, options, fusion, (), media, cache=cache, log=log)
     users = pipeline.rank(posts, log=log)

@@ -14,7 +14,7 @@ from pathlib import Path
 from .. import hooks, tracking
 from ..data.labels import label_problems, load_labels
 from ..data.paths import MediaPolicy
-from ..data.posts import by_user, load_posts
+from ..data.posts import by_user, read_posts
 from ..errors import ConfigError, DataError, ModelError
 from ..modeling.cache import FeatureCache
 from ..recommend import check_interests, load_ads
@@ -148,7 +148,7 @@ def prepare(posts_path, *, text_model=TEXT_URI, image_model=IMAGE_URI, mode="fus
     ranking_options = RankingOptions.from_dict({**(options or {}), "mode": "fused" if mode == "all" else mode})
     spec = fusion_spec(fusion, fusion_weights, progress.append)
     media = media_policy(posts_path, media_root, allow_outside)
-    posts = load_posts(posts_path, media)
+    posts = read_posts(posts_path, media)
     users = by_user(posts)
     window = f"the last {ranking_options.last} posts" if ranking_options.last else "every post"
     progress.append(f"{posts_path}: {len(posts)} posts of {len(users)} users; using {window} of each user")

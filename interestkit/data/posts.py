@@ -1,6 +1,6 @@
-"""Users' posts: one parser for posts files and for request bodies.
+"""Users' posts: one reader for posts tables and one parser for them and for request bodies.
 
-A posts file is JSONL, one post per line::
+A posts table is JSONL (one post per line), Parquet or CSV (``read_posts`` picks by suffix)::
 
     {"user_id": "u1", "post_id": "u1-p1", "text": "Birdie on 18!", "image": "media/p1.jpg",
      "created_at": "2026-01-01T12:00:00Z"}
@@ -65,32 +65,35 @@ class RecordLimits:
 
 
 def parse_post(row: dict, where: str, line: int, policy: MediaPolicy, limits: RecordLimits | None = None) -> Post:
-    """A validated ``Post`` from one record; ``where`` names it in errors (``file:line``)."""
+    """A validated ``Post`` from one record; ``where`` names it in errors (``file:line``), whose
+    ``field`` is ``where.column`` (or ``where`` for the record as a whole)."""
     if not isinstance(row, dict):
-        raise DataError(f"{where}: expected a JSON object with user_id, post_id, text, image, created_at")
+        raise DataError(f"{where}: expected a JSON object with user_id, post_id, text, image, created_at", field=where)
     limits = limits or RecordLimits()
     user_id = identifier(where, row, "user_id")
     post_id = identifier(where, row, "post_id")
     text = optional_string(where, row, "text")
     if text is not None and limits.max_text_chars is not None and len(text) > limits.max_text_chars:
-        raise DataError(f"{where}: text is {len(text)} characters, longer than the limit of {limits.max_text_chars}")
+        raise DataError(f"{where}: text is {len(text)} characters, longer than the limit of {limits.max_text_chars}",
+                        field=f"{where}.text")
     image_ref = optional_string(where, row, "image")
     inline = optional_string(where, row, "image_b64")
     raw = _optional_bytes(where, row, limits)
     if sum(x is not None for x in (image_ref, inline, raw)) > 1:
         given = [c for c, x in (("image", image_ref), ("image_b64", inline), ("image_bytes", raw)) if x is not None]
-        raise DataError(f"{where}: post {post_id!r} has both {' and '.join(given)}; send one photo")
+        raise DataError(f"{where}: post {post_id!r} has both {' and '.join(given)}; send one photo", field=where)
     if text is None and image_ref is None and inline is None and raw is None:
-        raise DataError(f"{where}: post {post_id!r} has neither text nor image; a post needs at least one")
+        raise DataError(f"{where}: post {post_id!r} has neither text nor image; a post needs at least one",
+                        field=where)
     image = None
     if raw is not None:
         image = raw
         image_ref = f"data:image/*;base64,{base64.b64encode(raw).decode('ascii')}"
     elif inline is not None:
-        image = _base64_image(inline, f"{where}: image_b64", limits)
+        image = _base64_image(inline, f"{where}: image_b64", limits, f"{where}.image_b64")
         image_ref = f"data:image/*;base64,{inline}"
     elif image_ref is not None:
-        image = _image(image_ref, f"{where}: column 'image'", policy, limits)
+        image = _image(image_ref, f"{where}: column 'image'", policy, limits, f"{where}.image")
     created_at = parse_created_at(where, row.get("created_at"))
     return Post(user_id, post_id, text, image, created_at, line, image_ref)
 
@@ -101,7 +104,7 @@ def identifier(where: str, row: dict, column: str) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if not isinstance(value, str) or not value.strip():
-        raise DataError(f"{where}: {column} must be a non-empty string (got {value!r})")
+        raise DataError(f"{where}: {column} must be a non-empty string (got {value!r})", field=f"{where}.{column}")
     return value.strip()
 
 
@@ -111,7 +114,8 @@ def optional_string(where: str, row: dict, column: str) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if not isinstance(value, str):
-        raise DataError(f"{where}: {column} must be a string or null (got {type(value).__name__} {value!r})")
+        raise DataError(f"{where}: {column} must be a string or null (got {type(value).__name__} {value!r})",
+                        field=f"{where}.{column}")
     return value if value.strip() else None
 
 
@@ -121,30 +125,35 @@ def _optional_bytes(where: str, row: dict, limits: RecordLimits) -> bytes | None
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if not isinstance(value, (bytes, bytearray, memoryview)):
-        raise DataError(f"{where}: image_bytes must be bytes or null (got {type(value).__name__})")
+        raise DataError(f"{where}: image_bytes must be bytes or null (got {type(value).__name__})",
+                        field=f"{where}.image_bytes")
     value = bytes(value)
     if limits.max_image_bytes is not None and len(value) > limits.max_image_bytes:
-        raise DataError(f"{where}: the photo is larger than the limit of {limits.max_image_bytes} bytes")
+        raise DataError(f"{where}: the photo is larger than the limit of {limits.max_image_bytes} bytes",
+                        field=f"{where}.image_bytes")
     return value or None
 
 
-def _image(value: str, where: str, policy: MediaPolicy, limits: RecordLimits) -> Path | bytes:
+def _image(value: str, where: str, policy: MediaPolicy, limits: RecordLimits, field: str) -> Path | bytes:
     if value.startswith("data:"):
         header, _, payload = value.partition(",")
         if ";base64" not in header or not header.startswith("data:image/"):
-            raise DataError(f"{where}: an image data URI must look like data:image/jpeg;base64,...")
-        return _base64_image(payload, where, limits)
-    return policy.resolve(value, where)
+            raise DataError(f"{where}: an image data URI must look like data:image/jpeg;base64,...", field=field)
+        return _base64_image(payload, where, limits, field)
+    try:
+        return policy.resolve(value, where)
+    except DataError as error:
+        raise DataError(str(error), field=field) from None
 
 
-def _base64_image(payload: str, where: str, limits: RecordLimits) -> bytes:
+def _base64_image(payload: str, where: str, limits: RecordLimits, field: str) -> bytes:
     cap = limits.max_image_bytes
     if cap is not None and len(payload) > cap * 4 // 3 + 4:
-        raise DataError(f"{where}: the photo is larger than the limit of {cap} bytes")
+        raise DataError(f"{where}: the photo is larger than the limit of {cap} bytes", field=field)
     try:
         return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
-        raise DataError(f"{where}: not valid base64") from None
+        raise DataError(f"{where}: not valid base64", field=field) from None
 
 
 def parse_created_at(where: str, value) -> datetime | None:
@@ -162,29 +171,65 @@ def parse_created_at(where: str, value) -> datetime | None:
         try:
             moment = datetime.fromisoformat(value.strip())
         except ValueError:
-            raise DataError(f"{where}: created_at {value!r} is not an ISO-8601 date-time ({example})") from None
+            raise DataError(f"{where}: created_at {value!r} is not an ISO-8601 date-time ({example})",
+                            field=f"{where}.created_at") from None
     else:
-        raise DataError(f"{where}: created_at must be an ISO-8601 string ({example}), got {value!r}")
+        raise DataError(f"{where}: created_at must be an ISO-8601 string ({example}), got {value!r}",
+                        field=f"{where}.created_at")
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 # --- many posts ------------------------------------------------------------------------
 
 
-def load_posts(path, policy: MediaPolicy | None = None) -> list[Post]:
-    """Read and validate a posts JSONL file; posts come back in file order.
+POSTS_SUFFIXES = (".jsonl", ".parquet", ".csv")
 
-    Image paths resolve by ``policy`` (default: inside the file's folder).
+
+def read_posts(path, policy: MediaPolicy | None = None) -> list[Post]:
+    """Read and validate a posts table, the reader picked by its suffix: JSONL, Parquet (a
+    file or a dataset folder) or CSV (with a header). Posts come back in table order;
+    every problem is one line naming the file and the line (or Parquet row).
+
+    Image paths resolve by ``policy`` (default: inside the table's folder).
     """
     path = Path(path)
-    if path.is_dir():
-        raise DataError(f"{path}: is a folder, expected a posts .jsonl file (one JSON object per line)")
-    if path.suffix.lower() != ".jsonl":
-        raise DataError(f"{path}: posts must be a .jsonl file (one JSON object per line)")
+    suffix = path.suffix.lower()
+    if suffix not in POSTS_SUFFIXES:
+        raise DataError(f"{path}: posts must be {', '.join(POSTS_SUFFIXES[:-1])} or {POSTS_SUFFIXES[-1]} "
+                        f"(got {suffix or 'no suffix'!r})")
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    if path.is_dir() and suffix != ".parquet":
+        raise DataError(f"{path}: is a folder, expected a posts {suffix} file")
     policy = policy or MediaPolicy(path.parent)
-    rows = read_table(path, required=("user_id", "post_id"))
-    return _unique([parse_post(row, f"{path}:{line}", line, policy) for line, row in rows],
-                   [f"{path}:{line}" for line, _ in rows], lambda index: f"on line {rows[index][0]}")
+    if suffix == ".parquet":
+        rows = [(number, row, f"{path}: row {number}") for number, row in _parquet_rows(path)]
+    else:
+        rows = [(line, row, f"{path}:{line}") for line, row in read_table(path, required=("user_id", "post_id"))]
+    if not rows:
+        raise DataError(f"{path}: no posts")
+    return _unique([parse_post(row, where, line, policy) for line, row, where in rows], [w for _, _, w in rows],
+                   lambda index: f"{'at row' if suffix == '.parquet' else 'on line'} {rows[index][0]}")
+
+
+def load_posts(path, policy: MediaPolicy | None = None) -> list[Post]:
+    """``read_posts`` (the name the Python API has had)."""
+    return read_posts(path, policy)
+
+
+def _parquet_rows(path: Path) -> list[tuple[int, dict]]:
+    """``(row number from 1, record)`` of a Parquet file or dataset folder."""
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as error:  # not Parquet, a broken footer
+        raise DataError(f"{path}: cannot read posts as Parquet ({' '.join(str(error).split())[:200]})") from None
+    for column in ("user_id", "post_id"):
+        if column not in table.column_names:
+            raise DataError(f"{path}: missing column {column!r} (found {', '.join(table.column_names) or 'nothing'})",
+                            field=column)
+    return list(enumerate(table.to_pylist(), 1))
 
 
 def posts_from_records(records, source: str, policy: MediaPolicy, default_user: str | None = None,
@@ -195,17 +240,19 @@ def posts_from_records(records, source: str, policy: MediaPolicy, default_user: 
     another user.
     """
     if not isinstance(records, list):
-        raise DataError(f"{source}: expected a JSON array of posts, got {type(records).__name__}")
+        raise DataError(f"{source}: expected a JSON array of posts, got {type(records).__name__}", field=source)
     limits = limits or RecordLimits()
     if limits.max_posts is not None and len(records) > limits.max_posts:
-        raise DataError(f"{source}: {len(records)} posts in one request; at most {limits.max_posts} are accepted")
+        raise DataError(f"{source}: {len(records)} posts in one request; at most {limits.max_posts} are accepted",
+                        field=source)
     posts, wheres = [], []
     for index, record in enumerate(records):
         where = f"{source}[{index}]"
         if default_user is not None and isinstance(record, dict):
             given = record.get("user_id", default_user)
             if str(given) != str(default_user):
-                raise DataError(f"{where}: user_id {given!r} does not match the URL's {default_user!r}")
+                raise DataError(f"{where}: user_id {given!r} does not match the URL's {default_user!r}",
+                                field=f"{where}.user_id")
             record = dict(record, user_id=default_user)
         posts.append(parse_post(record, where, index, policy, limits))
         wheres.append(where)
@@ -218,7 +265,8 @@ def _unique(posts: list[Post], wheres: list[str], first_name) -> list[Post]:
     for index, post in enumerate(posts):
         key = post.post_id
         if key in first:
-            raise DataError(f"{wheres[index]}: duplicate post_id {post.post_id!r} (first {first_name(first[key])})")
+            raise DataError(f"{wheres[index]}: duplicate post_id {post.post_id!r} (first {first_name(first[key])})",
+                            field=f"{wheres[index]}.post_id")
         first[key] = index
     return posts
 

@@ -1,6 +1,6 @@
 """Per-user scores: a user's posts of one modality -> ``{interest: score}``.
 
-Post weights: 1 for every post, or recency weights (``half_life_days``): a post ``d`` days
+Post weights (``ranking.users.recency_weights``): 1 for every post, or recency weights (``half_life_days``): a post ``d`` days
 older than the user's most recent dated post weighs ``0.5 ** (d / half_life_days)``;
 posts without ``created_at`` weigh as much as the user's oldest dated post (as in
 ``last_n``, undated counts as oldest), and a user with no dated post has every weight 1.
@@ -23,30 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data.posts import by_user
 from ..errors import ConfigError
-from .scoring import ScoredPosts, Scores
+from .scoring import Scores
 
 AGGREGATIONS = ("mean", "mean_log", "votes")
-
-
-def post_weights(posts, half_life_days: float | None = None) -> dict[str, float]:
-    """``{post_id: weight}``: 1 each, or recency weights per user ."""
-    if half_life_days is None:
-        return {post.post_id: 1.0 for post in posts}
-    if not half_life_days > 0:
-        raise ConfigError(f"half-life must be a positive number of days, got {half_life_days!r}")
-    weights: dict[str, float] = {}
-    for user_posts in by_user(posts).values():
-        dated = [post for post in user_posts if post.created_at is not None]
-        newest = max((post.created_at for post in dated), default=None)
-        for post in dated:
-            age_days = (newest - post.created_at).total_seconds() / 86400.0
-            weights[post.post_id] = 0.5 ** (age_days / half_life_days)
-        oldest = min((weights[post.post_id] for post in dated), default=1.0)
-        for post in user_posts:
-            weights.setdefault(post.post_id, oldest)
-    return weights
 
 
 def aggregate(post_scores: list[Scores], weights: list[float], method: str = "mean") -> Scores:
@@ -78,22 +58,3 @@ def _top1_indicator(matrix: np.ndarray) -> np.ndarray:
     onehot = np.zeros_like(matrix)
     onehot[np.arange(len(matrix)), np.argmax(matrix, axis=1)] = 1.0
     return onehot
-
-
-def user_scores(user_posts, scored: ScoredPosts, weights: dict[str, float], method: str = "mean") -> dict[str, Scores]:
-    """``{modality: {interest: score}}`` for one user; a modality without posts is absent."""
-    result = {}
-    for modality, by_post in scored.scores.items():
-        present = [post for post in user_posts if post.post_id in by_post]
-        if present:
-            result[modality] = aggregate([by_post[p.post_id] for p in present],
-                                         [weights.get(p.post_id, 1.0) for p in present], method)
-    return result
-
-
-def all_user_scores(posts, scored: ScoredPosts, method: str = "mean",
-                    half_life_days: float | None = None) -> dict[str, dict[str, Scores]]:
-    """``{user_id: {modality: {interest: score}}}`` for every user of ``posts``."""
-    weights = post_weights(posts, half_life_days)
-    return {user_id: user_scores(user_posts, scored, weights, method)
-            for user_id, user_posts in by_user(posts).items()}

@@ -20,78 +20,16 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from .. import hooks
 from ..data.paths import MediaPolicy
-from ..data.posts import RecordLimits, last_n, load_posts, posts_from_records
+from ..data.posts import RecordLimits, last_n, posts_from_records, read_posts
 from ..errors import ConfigError
-from ..options import Option, validate_options
-from ..recommend import Ad, recommend
-from .aggregation import AGGREGATIONS, all_user_scores
-from .fusing import guarded_fusion
-from .order import MODES, UserRanking, combine, order, rank_users
+from ..recommend import Ad
+from .options import DEFAULT_FUSION, MODES, OPTION_RULES, FusionSpec, RankingOptions  # noqa: F401 (re-exported)
+from .order import UserRanking, combine, order
 from .scoring import ScoredPosts, score_posts
+from .users import UserLevel, from_scored
 
-DEFAULT_FUSION = "score_sum"
-
-OPTION_RULES = {
-    "mode": Option("fused", choices=MODES, help="rank by captions, photos, or both fused"),
-    "top_k": Option(5, min=1, help="interests per user"),
-    "last": Option(20, min=0, help="each user's N most recent posts (0: all)"),
-    "aggregation": Option("mean", choices=AGGREGATIONS, help="how a user's post scores combine"),
-    "half_life_days": Option(None, type=float, gt=0, nullable=True, help="recency weighting (None: off)"),
-    "calibrate": Option(True, help="apply the models' fitted softmax temperature"),
-    "top_n_ads": Option(10, min=1, help="ads per user"),
-    "posts_per_interest": Option(3, min=0, help="contributing posts shown per interest"),
-}
-
-
-@dataclass(frozen=True)
-class RankingOptions:
-    """How posts become ranked interests; validated on construction (``ConfigError``)."""
-
-    mode: str = "fused"
-    top_k: int = 5
-    last: int = 20
-    aggregation: str = "mean"
-    half_life_days: float | None = None
-    calibrate: bool = True
-    top_n_ads: int = 10
-    posts_per_interest: int = 3
-
-    def __post_init__(self):
-        checked = validate_options(OPTION_RULES, dataclasses.asdict(self), "ranking options")
-        for key, value in checked.items():
-            object.__setattr__(self, key, value)
-
-    @classmethod
-    def from_dict(cls, values: dict | None, where: str = "ranking options") -> "RankingOptions":
-        return cls(**validate_options(OPTION_RULES, values or {}, where))
-
-    def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-@dataclass(frozen=True)
-class FusionSpec:
-    """A fusion plugin by name, with the parameters it is built with and where they came from."""
-
-    name: str = DEFAULT_FUSION
-    params: Mapping[str, Any] = field(default_factory=dict)
-    source: str = "defaults"
-    fitted_on: str = ""  # SHA-256 of the posts and labels the parameters were fitted on, if known
-
-    def as_dict(self) -> dict:
-        """Name, parameters, where they came from, and the distribution that provides the fusion."""
-        info = hooks.get("fusion", self.name)
-        return {"name": self.name, "params": _plain(self.params), "source": self.source,
-                "package": info.package, "package_version": info.version}
-
-
-def _plain(value):
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
+__all__ = ["DEFAULT_FUSION", "MODES", "OPTION_RULES", "FusionSpec", "RankingOptions", "RankingPipeline"]
 
 @dataclass(frozen=True)
 class RankingPipeline:
@@ -124,8 +62,7 @@ class RankingPipeline:
         object.__setattr__(self, "models", MappingProxyType(models))
         object.__setattr__(self, "ads", tuple(self.ads))
         object.__setattr__(self, "provenance", MappingProxyType({k: dict(v) for k, v in self.provenance.items()}))
-        fuser = guarded_fusion(hooks.get("fusion", self.fusion.name), dict(self.fusion.params), self.fusion.source)
-        object.__setattr__(self, "_fuser", fuser)
+        object.__setattr__(self, "_fuser", self.fusion.build())
 
     # --- derived ------------------------------------------------------------------------
 
@@ -133,6 +70,10 @@ class RankingPipeline:
     def labels(self) -> list[str]:
         """The union of the models' labels: every interest a ranking can hold."""
         return sorted({label for model in self.models.values() for label in model.labels})
+
+    def user_level(self, today=None) -> UserLevel:
+        """The user level this pipeline ranks each user with (``ranking.users``)."""
+        return UserLevel(self.options, self._fuser, self.ads, tuple(self.scoring_models), today)
 
     @property
     def scoring_models(self) -> dict:
@@ -143,7 +84,7 @@ class RankingPipeline:
     def replace(self, **changes) -> "RankingPipeline":
         """A copy with some fields changed (``options`` may be a dict of changed options)."""
         if isinstance(changes.get("options"), dict):
-            changes["options"] = dataclasses.replace(self.options, **changes["options"])
+            changes["options"] = self.options.replace(**changes["options"])
         return dataclasses.replace(self, **changes)
 
     def describe(self) -> dict:
@@ -157,8 +98,8 @@ class RankingPipeline:
     # --- posts in ------------------------------------------------------------------------
 
     def read_posts(self, path) -> list:
-        """A posts file's posts, image paths resolved by the pipeline's media policy."""
-        return load_posts(path, self.media)
+        """A posts table's posts (JSONL, Parquet or CSV), image paths resolved by the pipeline's media policy."""
+        return read_posts(path, self.media)
 
     def parse_records(self, records, source: str = "input", default_user: str | None = None,
                       limits: RecordLimits | None = None) -> list:
@@ -177,7 +118,8 @@ class RankingPipeline:
 
     def user_scores(self, posts, scored: ScoredPosts) -> dict:
         """``{user_id: {modality: {interest: score}}}`` for every user of ``posts``."""
-        return all_user_scores(posts, scored, self.options.aggregation, self.options.half_life_days)
+        level = self.user_level()
+        return {user: level.scores(user_posts) for user, user_posts in from_scored(posts, scored).items()}
 
     def rankings(self, scores_by_user: dict, mode: str | None = None) -> dict[str, list[str]]:
         """``{user_id: [interest, ...]}`` best first (full orders), in ``mode`` (default: the pipeline's)."""
@@ -185,21 +127,12 @@ class RankingPipeline:
         fuser = self._fuser if mode == "fused" else None
         return {user: order(combine(scores, mode, fuser)) for user, scores in scores_by_user.items()}
 
-    def rank_scored(self, posts, scored: ScoredPosts, warnings=None, today=None) -> list[UserRanking]:
-        """Ranked interests and ads per user, from posts already windowed and scored."""
-        o = self.options
-        users = rank_users(posts, scored, o.mode, self._fuser if o.mode == "fused" else None, o.top_k,
-                           o.aggregation, o.half_life_days, warnings, o.posts_per_interest)
-        if not self.ads:
-            return users
-        return [dataclasses.replace(user, ads=recommend(_ad_input(user), self.ads, o.top_n_ads, today))
-                for user in users]
+    def rank_scored(self, posts, scored: ScoredPosts, today=None) -> list[UserRanking]:
+        """Ranked interests and ads per user (``ranking.users``), from posts and their scores."""
+        level = self.user_level(today)
+        return [level.rank(user, user_posts) for user, user_posts in from_scored(posts, scored).items()]
 
     def rank(self, posts, today=None, log=None) -> list[UserRanking]:
         """Posts of any users -> each user's window -> scores -> ranked interests and ads."""
-        selected, warnings = self.window(posts)
-        return self.rank_scored(selected, self.score(selected, log), warnings, today)
-
-
-def _ad_input(user: UserRanking) -> list[dict]:
-    return [{"interest": i.interest, "score": i.score, "rank": i.rank} for i in user.interests]
+        selected, _ = self.window(posts)
+        return self.rank_scored(selected, self.score(selected, log), today)

@@ -26,7 +26,7 @@ from ..errors import InterestkitError
 from .middleware import Guard
 from .schemas import ERRORS, Deleted, Health, PostIn, RankAnswer, UserAnswer
 from .security import Limits
-from .service import InterestService, RequestError, field_of
+from .service import InterestService, RequestError
 
 
 def error(status: int, message: str, field: str | None = None, headers=None) -> JSONResponse:
@@ -72,7 +72,7 @@ def create_app(service: InterestService, token: str | None = None, limits: Limit
 
     @app.exception_handler(InterestkitError)
     async def invalid(_request, exc: InterestkitError):
-        return error(422, str(exc), field_of(str(exc)))
+        return error(422, str(exc), exc.field)
 
     @app.exception_handler(RequestValidationError)
     async def malformed(_request, exc: RequestValidationError):

@@ -3,7 +3,7 @@
 Independent of HTTP. Each update scores only the new posts (batched with other requests'
 posts by ``MicroBatcher``), keeps the user's window of the ``last`` most recent posts
 (the pipeline's own option) with their scores in the store, and answers from the window
-with the pipeline's ``rank_scored``, so an answer is what ``interestkit rank`` gives for
+with the user level (``ranking.users``) every engine ranks with, so an answer is what ``interestkit rank`` gives for
 the same posts. Posts scored by an older model are re-scored when their user is next
 touched. Parsing and photo decoding run in one thread pool, the store's work in another,
 so the event loop only routes.
@@ -20,17 +20,16 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from ..data.images import decode_ahead
-from ..data.posts import Post, parse_created_at, parse_post, recency_key
+from ..data.posts import parse_post
 from ..errors import DataError
 from ..ranking.scoring import ScoredPosts
+from ..ranking.users import from_scored, window
 from .batching import MicroBatcher
 from .metrics import Metrics
 from .security import Limits
-from .store import Store
+from .store import StoredPost, Store
 
 USER_ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
-SKIPPED_KEY = "skipped"  # in a stored post's scores: why its photo could not be read
-_FIELD = re.compile(r"^[: ]*(?:column ')?(user_id|post_id|text|image_b64|image|created_at)\b")
 
 
 class RequestError(Exception):
@@ -39,15 +38,6 @@ class RequestError(Exception):
     def __init__(self, status: int, message: str, field: str | None = None):
         super().__init__(message)
         self.status, self.field = status, field
-
-
-def field_of(message: str) -> str | None:
-    """``body[0].created_at`` from a parser message ``body[0]: created_at ...`` (None if it names none)."""
-    match = re.match(r"^(body(?:\[\d+\])?)(.*)", message)
-    if not match:
-        return None
-    column = _FIELD.match(match.group(2))
-    return f"{match.group(1)}.{column.group(1)}" if column else match.group(1)
 
 
 class InterestService:
@@ -136,7 +126,7 @@ class InterestService:
         try:
             posts = pipeline.parse_records(records, "body", default_user, limits)
         except DataError as error:
-            raise RequestError(422, str(error), field_of(str(error))) from None
+            raise RequestError(422, str(error), error.field) from None
         model = pipeline.scoring_models.get("image")
         if model is None:
             return posts
@@ -144,53 +134,32 @@ class InterestService:
         return [dataclasses.replace(p, image=decode_ahead(p.image, size, max_pixels=pixels))
                 if p.image is not None else p for p in posts]
 
-    def _rows_for(self, posts, scored: ScoredPosts, key: str) -> list[dict]:
+    def _rows_for(self, posts, scored: ScoredPosts, key: str) -> list[StoredPost]:
         """Store rows: each post as received (to re-score after a model change) and its scores."""
         now = datetime.now(timezone.utc).timestamp()
-        rows = []
-        for post in posts:
-            scores = {m: s[post.post_id] for m, s in scored.scores.items() if post.post_id in s}
-            if post.post_id in scored.failures:
-                scores[SKIPPED_KEY] = scored.failures[post.post_id]
-            rows.append({"post_id": post.post_id, "created_at": post.created_at.isoformat() if post.created_at else None,
-                         "stamp": post.created_at.timestamp() if post.created_at else now,
-                         "seq": post.line, "record": json.dumps(post.record()), "scores": json.dumps(scores),
-                         "model_key": key})
-        return rows
-
-    def _restore(self, user_id, rows, pipeline):
-        """(posts, scores) of stored rows, without reading their photos (ranking needs only ids and times)."""
-        posts, scored = [], ScoredPosts({m: {} for m in pipeline.scoring_models})
-        for row in rows:
-            posts.append(Post(user_id, row["post_id"], None, None, parse_created_at("stored", row["created_at"]),
-                              row["seq"]))
-            for modality, scores in json.loads(row["scores"]).items():
-                if modality == SKIPPED_KEY:
-                    scored.failures[row["post_id"]] = scores
-                elif modality in scored.scores:
-                    scored.scores[modality][row["post_id"]] = scores
-        return posts, scored
+        records = {post.post_id: post for post in posts}
+        return [StoredPost(item, key, item.created_at.timestamp() if item.created_at else now,
+                           json.dumps(records[item.post_id].record()))
+                for user_posts in from_scored(posts, scored).values() for item in user_posts]
 
     def _answer(self, user_id, rows, pipeline) -> dict:
-        posts, scored = self._restore(user_id, rows, pipeline)
-        users = pipeline.rank_scored(posts, scored)
-        if not users:
+        if not rows:
             return {"user_id": user_id, "interests": [], "ads": [], "posts_used": 0, "window": [], "skipped": [],
                     "warnings": []}
-        return users[0].as_dict()
+        return pipeline.user_level().rank(user_id, [row.post for row in rows]).as_dict()
 
     def _window(self, rows, pipeline):
-        """The most recent ``last`` rows (by created_at, then arrival)."""
-        last = pipeline.options.last
-        keyed = sorted(rows, key=lambda r: recency_key(_Stamp(r)))
-        return keyed[-last:] if last > 0 else keyed
+        """The most recent ``last`` rows (by created_at, then arrival): the user level's window."""
+        by_id = {row.post_id: row for row in rows}
+        kept, _ = window([row.post for row in rows], pipeline.options.last)
+        return [by_id[post.post_id] for post in kept]
 
     def _rescored(self, user_id, stale, records):
         """Rows scored by an older model, re-scored by the current one (from the records they keep)."""
         if not stale:
             return []
-        kept = records([r["post_id"] for r in stale])
-        posts = [parse_post(json.loads(kept[r["post_id"]]), f"stored post of {user_id}", r["seq"], self.pipeline.media)
+        kept = records([r.post_id for r in stale])
+        posts = [parse_post(json.loads(kept[r.post_id]), f"stored post of {user_id}", r.post.line, self.pipeline.media)
                  for r in stale]
         scored, _, key = self.batcher.run_now(posts)
         return self._rows_for(posts, scored, key)
@@ -214,14 +183,14 @@ class InterestService:
     def _commit(self, user_id, posts, scored, pipeline, key):
         def change(rows, first_seq, records):
             numbered = [dataclasses.replace(post, line=first_seq + i) for i, post in enumerate(posts)]
-            new = {r["post_id"]: r for r in self._rows_for(numbered, scored, key)}
-            old = [r for r in rows if r["post_id"] not in new]
-            fresh = self._rescored(user_id, [r for r in old if r["model_key"] != key], records)
-            by_id = {**{r["post_id"]: r for r in old}, **{r["post_id"]: r for r in fresh}, **new}
-            window = self._window(list(by_id.values()), pipeline)
-            kept = {r["post_id"] for r in window}
-            changed = [r for r in [*new.values(), *fresh] if r["post_id"] in kept]
-            return changed, kept, window
+            new = {r.post_id: r for r in self._rows_for(numbered, scored, key)}
+            old = [r for r in rows if r.post_id not in new]
+            fresh = self._rescored(user_id, [r for r in old if r.model_key != key], records)
+            by_id = {**{r.post_id: r for r in old}, **{r.post_id: r for r in fresh}, **new}
+            kept_rows = self._window(list(by_id.values()), pipeline)
+            kept = {r.post_id for r in kept_rows}
+            changed = [r for r in [*new.values(), *fresh] if r.post_id in kept]
+            return changed, kept, kept_rows
 
         return self._answer(user_id, self.store.update(user_id, change, len(posts)), pipeline)
 
@@ -234,10 +203,10 @@ class InterestService:
         rows = self.store.rows(user_id)
         if not rows:
             raise RequestError(404, f"user {user_id!r} has no posts; POST /users/{user_id}/posts first", "user_id")
-        if any(r["model_key"] != key for r in rows):
+        if any(r.model_key != key for r in rows):
             def change(rows, _, records):
-                fresh = self._rescored(user_id, [r for r in rows if r["model_key"] != key], records)
-                by_id = {**{r["post_id"]: r for r in rows}, **{r["post_id"]: r for r in fresh}}
+                fresh = self._rescored(user_id, [r for r in rows if r.model_key != key], records)
+                by_id = {**{r.post_id: r for r in rows}, **{r.post_id: r for r in fresh}}
                 return fresh, set(by_id), list(by_id.values())
             rows = self.store.update(user_id, change)
         return self._answer(user_id, rows, pipeline)
@@ -254,9 +223,9 @@ class InterestService:
         try:
             posts = await self._prepared(records, None, self.limits.rank_records)
             pipeline = self.pipeline
-            selected, warnings = pipeline.window(posts)
+            selected, _ = pipeline.window(posts)
             scored, pipeline, _ = await self.batcher.submit(selected)
-            users = await self._in(self.db_pool, pipeline.rank_scored, selected, scored, warnings)
+            users = await self._in(self.db_pool, pipeline.rank_scored, selected, scored)
         finally:
             self.in_flight -= 1
         return {"users": [user.as_dict() for user in users]}
@@ -264,14 +233,6 @@ class InterestService:
     def health(self):
         return {"status": "ok", "model": self.model_info, "pipeline": self.pipeline.describe(),
                 "state": self.store.describe(), "batching": self.batcher.describe(), "limits": self.limits.describe()}
-
-
-class _Stamp:
-    """A stored row seen as a post for ``recency_key`` (created_at, then arrival order)."""
-
-    def __init__(self, row):
-        self.created_at = parse_created_at("stored", row["created_at"])
-        self.line = row["seq"]
 
 
 def _check_user(user_id):

@@ -1,5 +1,7 @@
 """The serving state behind SQLAlchemy Core: each user's posts (as received), their scores and windows.
 
+Rows come and go typed (``StoredPost``); the scores' JSON is written and read here only.
+
 sqlite by default (one file, WAL); a ``postgresql://`` URL lets several ``serve``
 processes share it. An update to one user is one transaction that starts by locking that
 user's row: one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` creates or updates it,
@@ -10,7 +12,10 @@ neither update is lost. Every call blocks: the server runs them in a thread pool
 
 from __future__ import annotations
 
+import json
 import time
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -18,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..errors import ConfigError
+from ..ranking.users import ScoredPost
 
 metadata = sa.MetaData()
 
@@ -42,6 +48,39 @@ posts = sa.Table(
 )
 
 ROW = ("post_id", "created_at", "stamp", "seq", "scores", "model_key")  # not the record: only re-scoring needs it
+SKIPPED_KEY = "skipped"  # in a stored post's scores: why its photo could not be read
+
+
+@dataclass(frozen=True)
+class StoredPost:
+    """One stored post, typed: what the user level ranks (``post``: id, time, arrival number as
+    its line, scores, skipped photo), the model that scored it, its retention ``stamp``, and
+    (for a row to write) the post's record as received, to re-score it after a model change."""
+
+    post: ScoredPost
+    model_key: str
+    stamp: float
+    record: str | None = None
+
+    @property
+    def post_id(self) -> str:
+        return self.post.post_id
+
+
+def _encode(row: StoredPost, user_id: str) -> dict:
+    post = row.post
+    scores = dict(post.scores, **({SKIPPED_KEY: post.skipped} if post.skipped else {}))
+    return {"user_id": user_id, "post_id": post.post_id, "seq": post.line, "stamp": row.stamp,
+            "created_at": post.created_at.isoformat() if post.created_at else None,
+            "scores": json.dumps(scores), "record": row.record, "model_key": row.model_key}
+
+
+def _decode(values) -> StoredPost:
+    row = dict(zip(ROW, values))
+    scores = json.loads(row["scores"])
+    skipped = scores.pop(SKIPPED_KEY, None)
+    created = datetime.fromisoformat(row["created_at"]) if row["created_at"] else None
+    return StoredPost(ScoredPost(row["post_id"], created, row["seq"], scores, skipped), row["model_key"], row["stamp"])
 
 
 def state_url(state: str) -> str:
@@ -98,7 +137,7 @@ class Store:
 
     # --- reads ----------------------------------------------------------------------------
 
-    def rows(self, user_id) -> list[dict]:
+    def rows(self, user_id) -> list[StoredPost]:
         with self.engine.connect() as conn:
             return _rows(conn.execution_options(readonly=True), user_id)
 
@@ -107,7 +146,7 @@ class Store:
     def update(self, user_id, change, arrivals: int = 0):
         """Run ``change(rows, first_seq, records) -> (new_rows, keep_ids, result)`` under the user's lock.
 
-        ``rows`` are the user's stored rows; ``first_seq`` the first of the ``arrivals``
+        ``rows`` are the user's stored posts (``StoredPost``); ``first_seq`` the first of the ``arrivals``
         arrival numbers reserved for this update; ``records(post_ids)`` reads those posts'
         records ``{post_id: record}``. ``new_rows`` are written (replacing rows of the same
         post) and every other row not in ``keep_ids`` is dropped, in one transaction.
@@ -116,14 +155,14 @@ class Store:
         with self.engine.begin() as conn:
             # one statement creates or locks the user's row (held until commit) and reserves arrivals
             seq = conn.execute(self._lock, {"user_id": user_id, "n": arrivals}).scalar_one()
-            rows = [dict(zip(ROW, row)) for row in conn.execute(_SELECT_ROWS, {"user_id": user_id})]
+            rows = _rows(conn, user_id)
             new_rows, keep_ids, result = change(rows, seq - arrivals + 1, lambda ids: _records(conn, user_id, ids))
-            stored = {r["post_id"] for r in rows}
-            replaced = [r["post_id"] for r in new_rows if r["post_id"] in stored]
+            stored = {r.post_id for r in rows}
+            replaced = [r.post_id for r in new_rows if r.post_id in stored]
             if replaced:
                 conn.execute(_DELETE_IDS, {"user_id": user_id, "ids": replaced})
             if new_rows:
-                conn.execute(posts.insert(), [dict(r, user_id=user_id) for r in new_rows])
+                conn.execute(posts.insert(), [_encode(r, user_id) for r in new_rows])
             dropped = [post_id for post_id in stored if post_id not in keep_ids]
             if dropped:
                 conn.execute(_DELETE_IDS, {"user_id": user_id, "ids": dropped})
@@ -149,8 +188,8 @@ class Store:
         return removed
 
 
-def _rows(conn, user_id) -> list[dict]:
-    return [dict(zip(ROW, row)) for row in conn.execute(_SELECT_ROWS, {"user_id": user_id})]
+def _rows(conn, user_id) -> list[StoredPost]:
+    return [_decode(row) for row in conn.execute(_SELECT_ROWS, {"user_id": user_id})]
 
 
 _SELECT_ROWS = sa.select(*[posts.c[name] for name in ROW]).where(posts.c.user_id == sa.bindparam("user_id"))

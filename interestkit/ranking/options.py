@@ -1,0 +1,95 @@
+"""The ranking options, declared once: ``OPTION_RULES`` gives their names, types, defaults,
+choices, bounds, help and command-line flags, and ``RankingOptions`` is generated from it.
+
+Every entry point takes a whole ``RankingOptions``: the command line builds it from the
+flags ``cli.options.ranking_flags`` generates from the same rules, a saved hybrid from its
+``pipeline.json``, ``interestkit.spark.rank_users`` from its keywords. A new option is one
+line here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .. import hooks
+from ..options import Option, validate_options
+from .aggregation import AGGREGATIONS
+
+MODES = ("text", "image", "fused")
+DEFAULT_FUSION = "score_sum"
+
+OPTION_RULES = {
+    "mode": Option("fused", choices=MODES, help="Rank by captions, photos, or both fused."),
+    "top_k": Option(5, min=1, help="Interests per user."),
+    "last": Option(20, min=0, help="Use each user's N most recent posts (0: all)."),
+    "aggregation": Option("mean", choices=AGGREGATIONS,
+                          help="How a user's post scores combine: mean probability, mean log-probability, top-1 votes."),
+    "half_life_days": Option(None, type=float, gt=0, nullable=True, flag="--half-life",
+                             help="Weight posts by recency: a post this many days older than the user's newest "
+                                  "counts half (default: off)."),
+    "calibrate": Option(True, flag="--no-calibration",
+                        help="Ignore the models' fitted softmax temperature (use temperature 1)."),
+    "top_n_ads": Option(10, min=1, flag="--top-n", help="Ads per user."),
+    "posts_per_interest": Option(3, min=0, help="Contributing post ids listed per interest."),
+}
+
+
+def _post_init(self):
+    checked = validate_options(OPTION_RULES, dataclasses.asdict(self), "ranking options")
+    for key, value in checked.items():
+        object.__setattr__(self, key, value)
+
+
+def _from_dict(cls, values: dict | None, where: str = "ranking options"):
+    """Options from a mapping (absent keys: their defaults), every value checked, naming ``where``."""
+    return cls(**validate_options(OPTION_RULES, values or {}, where))
+
+
+def _as_dict(self) -> dict:
+    return dataclasses.asdict(self)
+
+
+def _replace(self, **changes):
+    """A copy with some options changed (checked like any other)."""
+    return dataclasses.replace(self, **changes)
+
+
+RankingOptions = dataclasses.make_dataclass(
+    "RankingOptions",
+    [(name, Any, field(default=rule.default)) for name, rule in OPTION_RULES.items()],
+    frozen=True,
+    namespace={"__post_init__": _post_init, "from_dict": classmethod(_from_dict), "as_dict": _as_dict,
+               "replace": _replace, "__doc__": "How posts become ranked interests (fields: ``OPTION_RULES``); "
+                                               "validated on construction (``ConfigError``)."},
+)
+RankingOptions.__module__ = __name__  # picklable by name (Spark ships options to its workers)
+
+
+@dataclass(frozen=True)
+class FusionSpec:
+    """A fusion plugin by name, with the parameters it is built with and where they came from."""
+
+    name: str = DEFAULT_FUSION
+    params: Mapping[str, Any] = field(default_factory=dict)
+    source: str = "defaults"
+    fitted_on: str = ""  # SHA-256 of the posts and labels the parameters were fitted on, if known
+
+    def as_dict(self) -> dict:
+        """Name, parameters, where they came from, and the distribution that provides the fusion."""
+        info = hooks.get("fusion", self.name)
+        return {"name": self.name, "params": _plain(self.params), "source": self.source,
+                "package": info.package, "package_version": info.version}
+
+    def build(self):
+        """The fusion plugin's instance with these parameters, its failures naming it."""
+        from .fusing import guarded_fusion
+
+        return guarded_fusion(hooks.get("fusion", self.name), dict(self.params), self.source)
+
+
+def _plain(value):
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
