@@ -150,6 +150,7 @@ def main(argv=None):
     print(f"{n_posts} posts of {n_users} users ({DATA}/users replicated); load average {os.getloadavg()[0]:.1f}",
           flush=True)
 
+    import interestkit.spark.batch  # noqa: F401 (registers the spark engine)
     from interestkit.app.batch import batch
     from interestkit.spark import session
 

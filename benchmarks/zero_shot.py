@@ -188,6 +188,7 @@ def user_rows(args, taxonomy_path, store, log):
     """hit@k on the dev users of the zero-shot text model and the 20-shot models."""
     from interestkit.app.evaluate import run_evaluation
     from interestkit.app.ranking import prepare
+    from interestkit.ranking.options import RankingOptions
     from interestkit.app.zeroshot import zero_shot
     from interestkit.data.datasets import load_image_dataset, load_text_dataset
 
@@ -224,7 +225,7 @@ def user_rows(args, taxonomy_path, store, log):
                 ("photo few-shot (20 per interest)", "", folders["few_image"], "image"),
                 ("fused: text zero-shot + photo few-shot", folders["zero_text"], folders["few_image"], "fused"),
                 ("fused: text + photo few-shot", folders["few_text"], folders["few_image"], "fused")):
-            prepared = prepare(users / "posts.jsonl", text_model=text_uri, image_model=image_uri, mode=mode,
+            prepared = prepare(users / "posts.jsonl", RankingOptions(mode=mode), text_model=text_uri, image_model=image_uri,
                                labels_path=users / "labels.tsv", log=log)
             table, _ = run_evaluation(prepared, users / "labels.tsv", mode, "score_sum", log=log)
             row = table[mode]

@@ -9,6 +9,7 @@ values of the wrong type, values out of bounds and non-finite numbers.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -110,3 +111,42 @@ def validate_options(specs: dict, options: dict | None, where: str) -> dict:
                               f"accepted: {', '.join(sorted(specs))}")
         merged[key] = as_option(specs[key]).check(value, f"{where}.{key}")
     return merged
+
+
+def options_class(name: str, specs: dict, module: str, doc: str = ""):
+    """A frozen dataclass with one field per rule of ``specs`` (its default the rule's),
+    validated on construction by the rules; ``from_dict``, ``as_dict`` and ``replace``.
+
+    The rules are the one declaration: the command line's flags come from them too
+    (``cli.options.rule_flags``), so no default is written twice.
+    """
+    where = " ".join(part.lower() for part in _words(name))
+
+    def post_init(self):
+        checked = validate_options(specs, dataclasses.asdict(self), where)
+        for key, value in checked.items():
+            object.__setattr__(self, key, value)
+
+    def from_dict(cls, values: dict | None, at: str = where):
+        """Options from a mapping (absent keys: their defaults), every value checked, naming ``at``."""
+        return cls(**validate_options(specs, values or {}, at))
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes):
+        """A copy with some options changed (checked like any other)."""
+        return dataclasses.replace(self, **changes)
+
+    cls = dataclasses.make_dataclass(
+        name, [(key, Any, dataclasses.field(default=as_option(spec).default)) for key, spec in specs.items()],
+        frozen=True, namespace={"__post_init__": post_init, "from_dict": classmethod(from_dict), "as_dict": as_dict,
+                                "replace": replace, "__doc__": doc, "RULES": specs})
+    cls.__module__ = module  # picklable by name (Spark ships options to its workers)
+    return cls
+
+
+def _words(name: str) -> list[str]:
+    import re
+
+    return re.findall(r"[A-Z][a-z]*", name) or [name]

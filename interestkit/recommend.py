@@ -162,7 +162,7 @@ def ad_from_dict(row: dict) -> Ad:
               _date(row["ends"], "ad"))
 
 
-def recommend(interests, ads, top_n=10, today=None) -> list[dict]:
+def recommend(interests, ads, top_n: int, today=None) -> list[dict]:
     """Ads for one user from their ranked ``interests`` ([{interest, score, rank}, ...])."""
     today = today or dt.date.today()
     by_interest = {row["interest"]: row for row in interests}

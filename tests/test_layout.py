@@ -117,6 +117,48 @@ def test_there_are_no_import_cycles():
     assert not cycles, [" -> ".join(c) for c in cycles]
 
 
+#: the layers, lowest first: a module of ``interestkit`` imports only from its own layer or
+#: below (a name is a subpackage or a top-level module; ``interestkit`` is the package itself)
+LAYERS = [
+    ("errors", "settings", "atomic", "options", "figures"),
+    ("interestkit", "interfaces", "hooks"),
+    ("data",),
+    ("taxonomy", "recommend", "semantics"),
+    ("modeling",),
+    ("ranking",),
+    ("tracking",),
+    ("app", "testing"),
+    ("cli", "serve", "spark", "__main__"),
+]
+LAYER_OF = {name: level for level, names in enumerate(LAYERS) for name in names}
+
+
+def _part(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def test_imports_follow_the_layers():
+    """Every import (late ones too) goes to the importer's layer or a lower one, as ``LAYERS`` says."""
+    core = {name: path for name, path in ALL.items() if name.split(".")[0] == "interestkit"}
+    unplaced = sorted({_part(name) for name in core} - set(LAYER_OF))
+    assert not unplaced, f"add these to LAYERS: {unplaced}"
+    upward = []
+    for name, path in core.items():
+        for line, target in imports(name, path, top_level_only=False):
+            if own(target) and target.startswith("interestkit") and LAYER_OF[_part(target)] > LAYER_OF[_part(name)]:
+                upward.append(f"{path.relative_to(ROOT)}:{line} ({_part(name)}) imports {target} ({_part(target)})")
+    assert not upward, upward
+
+
+def test_the_layer_check_finds_an_upward_import(tmp_path):
+    """The check above can fail: ranking importing the command line is caught."""
+    module = tmp_path / "order.py"
+    module.write_text("from ..cli import main\n")
+    found = [target for _, target in imports("interestkit.ranking.order", module) if own(target)]
+    assert found == ["interestkit.cli.main"] and LAYER_OF[_part(found[0])] > LAYER_OF["ranking"]
+
+
 def test_every_package_folder_is_packaged():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     listed = set(project["tool"]["setuptools"]["packages"])

@@ -42,7 +42,7 @@ ads:
 
 def test_ties_break_by_interest_rank_then_id(tmp_path):
     path = write(tmp_path, "ads.csv", "ad_id,title,interests,weight\nb,B,Golf,1\na,A,Golf,1\nc,C,Pets;Golf,1\n")
-    out = recommend(USER, load_ads(path, KNOWN), today=TODAY)
+    out = recommend(USER, load_ads(path, KNOWN), 10, today=TODAY)
     assert [r["ad_id"] for r in out] == ["a", "b", "c"]
     assert out[2]["interest"] == "Golf"  # c's best match is the user's top interest
 

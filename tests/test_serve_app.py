@@ -18,7 +18,7 @@ from interestkit.errors import ConfigError
 from interestkit.ranking.pipeline import RankingOptions, RankingPipeline
 from interestkit.serve.app import create_app
 from interestkit.serve.security import Limits, check_bind, load_token
-from interestkit.serve.service import InterestService
+from interestkit.serve.service import InterestService, ServeOptions
 from interestkit.testing import FakeInterestModel
 from support import LABELS, serving
 
@@ -33,7 +33,9 @@ def fake_pipeline(last=20):
 
 def make_service(tmp_path, name="serve.db", last=20, **config):
     pipeline = fake_pipeline(last)
-    return InterestService(lambda: (pipeline, {"name": "fake-hybrid", "version": 1}), tmp_path / name, **config)
+    limits = config.pop("limits", None)
+    return InterestService(lambda: (pipeline, {"name": "fake-hybrid", "version": 1}), tmp_path / name,
+                           ServeOptions(**config), limits=limits)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import tracking
 from ..data.paths import MediaPolicy
 from ..recommend import load_ads
-from ..ranking.pipeline import RankingOptions
+from ..ranking.options import DEFAULT_FUSION, RankingOptions
 from .ranking import IMAGE_URI, TEXT_URI, build_pipeline, check_ads_early, fusion_spec, needed_modalities
 
 
@@ -13,14 +13,14 @@ def _quiet(message):
     pass
 
 
-def build_hybrid(fusion="score_sum", fusion_weights=None, ads_path=None, text_uri=TEXT_URI, image_uri=IMAGE_URI,
-                 options=None, media_root=None, allow_outside=False, log=_quiet) -> dict:
+def build_hybrid(fusion=DEFAULT_FUSION, fusion_weights=None, ads_path=None, text_uri=TEXT_URI, image_uri=IMAGE_URI,
+                 options: RankingOptions | None = None, media_root=None, allow_outside=False, log=_quiet) -> dict:
     """Register ``interestkit-hybrid`` from the given (default: champion) models.
 
     ``media_root`` and ``allow_outside`` are the served model's path policy, fixed at
     build time (a serving process may still set ``INTERESTKIT_MEDIA_ROOT``).
     """
-    ranking_options = RankingOptions.from_dict(options)
+    ranking_options = options or RankingOptions()
     spec = fusion_spec(fusion, fusion_weights, log)
     ads = load_ads(ads_path) if ads_path else ()
     uris = {"text": text_uri, "image": image_uri}

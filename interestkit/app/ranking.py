@@ -32,7 +32,7 @@ def _quiet(message):
 
 
 def needed_modalities(mode: str) -> list[str]:
-    return ["text", "image"] if mode in ("fused", "all") else [mode]
+    return ["text", "image"] if mode == "fused" else [mode]
 
 
 def load_models(uris: dict, modalities, log=_quiet) -> tuple[dict, dict]:
@@ -134,8 +134,8 @@ class Prepared:
     notes: list = field(default_factory=list)
 
 
-def prepare(posts_path, *, text_model=TEXT_URI, image_model=IMAGE_URI, mode="fused", fusion="score_sum",
-            fusion_weights=None, options: dict | None = None, ads_path=None, labels_path=None, media_root=None,
+def prepare(posts_path, options: RankingOptions | None = None, *, text_model=TEXT_URI, image_model=IMAGE_URI,
+            fusion=DEFAULT_FUSION, fusion_weights=None, ads_path=None, labels_path=None, media_root=None,
             allow_outside=False, modalities=None, strict_labels=True, log=_quiet) -> Prepared:
     """Validate every input, then load the models: what ``rank`` and the other commands share.
 
@@ -145,7 +145,8 @@ def prepare(posts_path, *, text_model=TEXT_URI, image_model=IMAGE_URI, mode="fus
     posts are then left out of the metrics).
     """
     progress: list[str] = []
-    ranking_options = RankingOptions.from_dict({**(options or {}), "mode": "fused" if mode == "all" else mode})
+    ranking_options = options or RankingOptions()
+    mode = ranking_options.mode
     spec = fusion_spec(fusion, fusion_weights, progress.append)
     media = media_policy(posts_path, media_root, allow_outside)
     posts = read_posts(posts_path, media)

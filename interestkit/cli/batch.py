@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ..app.batch import ENGINES, batch
-from ..ranking.order import MODES
-from .options import fusion_options, pipeline_options, ranking_options
+from ..app.batch import ENGINE_NAMES, batch
+from ..spark import batch as spark_batch  # noqa: F401 (registers the spark engine; pyspark loads only when used)
+from .options import SCORING, fusion_options, ranking_flags, ranking_options
 from .output import echo_err
 
 
@@ -14,29 +14,22 @@ from .output import echo_err
 @click.option("--posts", "posts_path", required=True,
               help="Posts: JSONL, Parquet or CSV; a local path, or (with --engine spark) any URI Spark reads.")
 @click.option("--out", required=True, help="Parquet dataset to write: user_id, rank, interest, score, n_posts, posts.")
-@click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
+@click.option("--engine", type=click.Choice(ENGINE_NAMES), default="local", show_default=True,
               help="local: this process; spark: a Spark session (--master).")
 @click.option("--master", default="local[2]", show_default=True,
               help="Spark master for --engine spark (ignored when a session is already running, as under spark-submit).")
-@click.option("--mode", type=click.Choice(MODES), default="fused", show_default=True,
-              help="Rank by captions, photos, or both fused.")
-@click.option("--top-k", default=5, show_default=True, type=int, help="Interests per user.")
-@click.option("--posts-per-interest", default=3, show_default=True, type=int,
-              help="Contributing post ids listed per interest.")
+@ranking_flags("mode", "top_k", "posts_per_interest", *SCORING)
 @fusion_options
 @ranking_options
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @click.option("--spark-logs", type=click.Path(file_okay=False), default=None,
               help="Folder for Spark's own logs (default: a temporary folder, named when the session starts).")
-def batch_command(posts_path, out, engine, master, mode, top_k, posts_per_interest, fusion, fusion_weights,
-                  overwrite, spark_logs, **values):
+def batch_command(posts_path, out, engine, master, options, fusion, fusion_weights, overwrite, spark_logs,
+                  text_model, image_model, media_root, allow_outside_paths):
     """Rank every user's interests from a posts table into a Parquet dataset."""
-    options = pipeline_options(values, top_k=top_k, posts_per_interest=posts_per_interest)
-    options["mode"] = mode
-    summary = batch(posts_path, out, engine=engine, master=master, text_model=values["text_model"],
-                    image_model=values["image_model"], fusion=fusion, fusion_weights=fusion_weights, options=options,
-                    media_root=values["media_root"], allow_outside=values["allow_outside_paths"], overwrite=overwrite,
-                    log=echo_err, log_dir=spark_logs)
+    summary = batch(posts_path, out, options, engine=engine, master=master, text_model=text_model,
+                    image_model=image_model, fusion=fusion, fusion_weights=fusion_weights, media_root=media_root,
+                    allow_outside=allow_outside_paths, overwrite=overwrite, log=echo_err, log_dir=spark_logs)
     rate = summary["posts"] / summary["seconds"] if summary["seconds"] else 0.0
     click.echo(f"{out}: {summary['rows']} rows for {summary['users']} users from {summary['posts']} posts "
                f"({summary['engine']}, {summary['seconds']:.1f}s, {rate:.0f} posts/s)")

@@ -11,6 +11,7 @@ from .. import tracking
 from ..app.demo import DEMO_IMAGE, DEMO_TEXT, train_demo_model, write_workspace
 from ..app.evaluate import run_evaluation
 from ..app.ranking import prepare
+from ..ranking.options import RankingOptions
 from .evaluate import format_evaluation
 from .output import echo_err, progress_to_stderr
 from .ranking import format_rankings
@@ -33,8 +34,8 @@ def demo(directory):
             uris[modality], summary = train_demo_model(data, plugin, overrides, echo_err)
         echo_err(f"  {uris[modality]}: validation top-1 {summary['val_accuracy']:.3f}, {summary['train_seconds']:.0f}s")
     echo_err(f"[4/5] ranking the demo users' interests ({paths['posts']})")
-    prepared = prepare(paths["posts"], text_model=uris["text"], image_model=uris["image"], labels_path=paths["labels"],
-                       options={"top_k": 3}, log=echo_err)
+    prepared = prepare(paths["posts"], RankingOptions(top_k=3), text_model=uris["text"], image_model=uris["image"],
+                       labels_path=paths["labels"], log=echo_err)
     shown = 4
     users = prepared.pipeline.rank(prepared.posts)
     click.echo(f"Top 3 interests of the first {shown} of {len(users)} demo users "

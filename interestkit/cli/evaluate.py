@@ -8,8 +8,7 @@ import click
 
 from ..app.evaluate import check_fittable, run_evaluation, run_fusion_fit
 from ..app.ranking import prepare
-from ..ranking.order import MODES
-from .options import fusion_options, pipeline_options, ranking_options
+from .options import SCORING, fusion_options, ranking_flags, ranking_options
 from .output import echo_err, table_text
 from .ranking import fusion_note
 
@@ -19,27 +18,30 @@ STRICT = click.option("--strict", is_flag=True,
                            "models do not know (or know in another case).")
 
 
+POSTS_HELP = "Posts table (.jsonl, .parquet or .csv)."
+
+
 @click.command()
-@click.option("--posts", "posts_path", required=True, type=click.Path(), help="Posts JSONL.")
+@click.option("--posts", "posts_path", required=True, type=click.Path(), help=POSTS_HELP)
 @click.option("--labels", "labels_path", required=True, type=click.Path(),
               help="User labels TSV: user_id, interest, other_interests.")
-@click.option("--mode", type=click.Choice(("all",) + MODES), default="all", show_default=True,
-              help="Evaluate every mode, or one (text or image need only that model).")
+@ranking_flags("mode", *SCORING, defaults={"mode": "all"}, extra_choices={"mode": ("all",)})
 @fusion_options
 @ranking_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @STRICT
-def evaluate(posts_path, labels_path, mode, fusion, fusion_weights, fmt, strict, **values):
+def evaluate(posts_path, labels_path, options, mode, fusion, fusion_weights, fmt, strict, text_model, image_model,
+             media_root, allow_outside_paths):
     """Measure how often each user's labelled interest is ranked first, in the top 3 and top 5.
 
     '--fusion all' gives one fused row per installed fusion, named after it. Labelled users
     without posts, and labelled interests the models do not know, are warnings ('--strict':
-    errors); users without posts are left out of the metrics.
+    errors); users without posts are left out of the metrics. '--mode all' (the default)
+    evaluates text, image and fused.
     """
-    prepared = prepare(posts_path, text_model=values["text_model"], image_model=values["image_model"], mode=mode,
-                       fusion=fusion, fusion_weights=fusion_weights,
-                       options=pipeline_options(values), labels_path=labels_path, media_root=values["media_root"],
-                       allow_outside=values["allow_outside_paths"], strict_labels=strict, log=echo_err)
+    prepared = prepare(posts_path, options, text_model=text_model, image_model=image_model, fusion=fusion,
+                       fusion_weights=fusion_weights, labels_path=labels_path, media_root=media_root,
+                       allow_outside=allow_outside_paths, strict_labels=strict, log=echo_err)
     table, _ = run_evaluation(prepared, labels_path, mode, fusion, log=echo_err)
     if fmt == "json":
         click.echo(json.dumps(table, indent=2))
@@ -80,18 +82,19 @@ def fusion_group():
 
 
 @fusion_group.command("fit")
-@click.option("--posts", "posts_path", required=True, type=click.Path(), help="Posts JSONL.")
+@click.option("--posts", "posts_path", required=True, type=click.Path(), help=POSTS_HELP)
 @click.option("--labels", "labels_path", required=True, type=click.Path(), help="User labels TSV.")
 @click.option("--fusion", default="weighted", show_default=True, help="A fusion with parameters to fit.")
+@ranking_flags(*SCORING)
 @ranking_options
 @STRICT
-def fusion_fit(posts_path, labels_path, fusion, strict, **values):
+def fusion_fit(posts_path, labels_path, fusion, options, strict, text_model, image_model, media_root,
+               allow_outside_paths):
     """Fit a fusion's parameters on labelled users and log them to MLflow (prints the URI)."""
     check_fittable(fusion)
-    prepared = prepare(posts_path, text_model=values["text_model"], image_model=values["image_model"], mode="fused",
-                       fusion=fusion, options=pipeline_options(values), labels_path=labels_path,
-                       media_root=values["media_root"], allow_outside=values["allow_outside_paths"],
-                       strict_labels=strict, log=echo_err)
+    prepared = prepare(posts_path, options.replace(mode="fused"), text_model=text_model, image_model=image_model,
+                       fusion=fusion, labels_path=labels_path, media_root=media_root,
+                       allow_outside=allow_outside_paths, strict_labels=strict, log=echo_err)
     fit = run_fusion_fit(prepared, labels_path, fusion, log=echo_err)
     report = ", ".join(f"{k} {v:.3f}" for k, v in fit["report"].items())
     click.echo(f"{fusion} fusion: {json.dumps(dict(fit['params']))} ({report or 'fitted'} on {fit['users']} labelled users)")

@@ -10,7 +10,7 @@ import click
 
 from .. import tracking
 from ..app.hybrid import build_hybrid
-from .options import fusion_options, model_options, pipeline_options, scoring_options
+from .options import SCORING, fusion_options, model_options, ranking_flags
 from .output import echo_err, print_table
 
 METRIC_COLUMNS = ("val_accuracy", "val_top5_accuracy", "val_loss")
@@ -68,19 +68,16 @@ def ui(port, host):
 @fusion_options
 @click.option("--ads", "ads_path", type=click.Path(), help="Ad catalogue (.yaml/.csv) to attach.")
 @model_options
-@click.option("--top-k", default=5, show_default=True, type=int, help="Interests per user.")
-@click.option("--top-n", default=10, show_default=True, type=int, help="Ads per user.")
-@scoring_options
+@ranking_flags("mode", "top_k", "top_n_ads", "posts_per_interest", *SCORING)
 @click.option("--media-root", type=click.Path(file_okay=False), default=None,
               help="Where the served model reads image paths from (a serving process may set INTERESTKIT_MEDIA_ROOT "
                    "instead); without it, photos must come inline.")
 @click.option("--allow-outside-paths", is_flag=True, help="Let the served model read image paths anywhere (trusted callers only).")
-def build_hybrid_command(fusion, fusion_weights, ads_path, text_model, image_model, top_k, top_n, media_root,
-                         allow_outside_paths, **values):
+def build_hybrid_command(fusion, fusion_weights, ads_path, text_model, image_model, options, media_root,
+                         allow_outside_paths):
     """Register interestkit-hybrid: both champions + fusion + options (+ ads) as one pyfunc model."""
-    s = build_hybrid(fusion, fusion_weights, ads_path, text_model, image_model,
-                     pipeline_options(values, top_k=top_k, top_n_ads=top_n), media_root, allow_outside_paths,
-                     log=echo_err)
+    s = build_hybrid(fusion, fusion_weights, ads_path, text_model, image_model, options, media_root,
+                     allow_outside_paths, log=echo_err)
     alias = " (alias champion)" if s["champion"] else ""
     pinned = ", ".join(f"{m} {v.get('name', v.get('uri'))} v{v.get('version', '-')}" for m, v in s["versions"].items())
     click.echo(f"registered {s['name']} version {s['version']}{alias}: fusion {s['fusion']}, {s['ads']} ads, {pinned}")

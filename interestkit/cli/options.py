@@ -1,19 +1,21 @@
 """Options shared by the commands that rank: the same flags, the same meaning, everywhere.
 
-Every ranking command takes the models, the fusion, the window and scoring options and the
-path policy through these decorators, and turns them into pipeline options with
-``pipeline_options``: so ``rank``, ``recommend``, ``evaluate``, ``fusion fit``,
-``build-hybrid`` and ``batch`` cannot drift apart.
+Every ranking command takes the models, the fusion and the path policy through these
+decorators, and its ranking options through ``ranking_flags``, which generates the flags
+from ``OPTION_RULES`` (name, type, default, choices, bounds, help) and hands the command
+one ``RankingOptions``: so ``rank``, ``recommend``, ``evaluate``, ``fusion fit``,
+``build-hybrid`` and ``batch`` cannot drift apart, and no default is written twice.
 """
 
 from __future__ import annotations
+
+import functools
 
 import click
 
 from ..app.ranking import IMAGE_URI, TEXT_URI
 from ..errors import ConfigError
-from ..ranking.aggregation import AGGREGATIONS
-from ..ranking.pipeline import DEFAULT_FUSION, OPTION_RULES
+from ..ranking.options import DEFAULT_FUSION, RankingOptions
 
 
 def _apply(function, options):
@@ -42,17 +44,68 @@ def fusion_options(function):
     ])
 
 
-def scoring_options(function):
-    """The window and scoring options: --last, --aggregation, --half-life, --no-calibration."""
-    return _apply(function, [
-        click.option("--last", default=20, show_default=True, type=int, help="Use each user's N most recent posts (0: all)."),
-        click.option("--aggregation", type=click.Choice(AGGREGATIONS), default="mean", show_default=True,
-                     help="How a user's post scores combine: mean probability, mean log-probability, top-1 votes."),
-        click.option("--half-life", type=float, default=None,
-                     help="Weight posts by recency: a post this many days older than the user's newest counts half."),
-        click.option("--no-calibration", is_flag=True,
-                     help="Ignore the models' fitted softmax temperature (use temperature 1)."),
-    ])
+def rule_flags(options_class, *names, param: str = "options", defaults: dict | None = None,
+               extra_choices: dict | None = None):
+    """Click options generated from the rules of ``options_class`` (``options_class.RULES``),
+    gathered into one argument ``param``: an ``options_class`` instance.
+
+    Each rule gives its flag (``Option.flag``, else ``--name-with-dashes``), type, default,
+    choices, bounds and help; a bool option defaulting to True is a ``--no-...`` flag. A
+    value is checked by its rule, the error naming the flag. ``defaults`` changes a
+    command's default (``evaluate --mode all``); ``extra_choices`` accepts more values, which
+    the command receives as a keyword of the option's name (the options keep the rule's
+    default). Options not named keep their defaults.
+    """
+    rules = options_class.RULES
+    defaults, extra_choices = defaults or {}, extra_choices or {}
+
+    def decorate(function):
+        params = []
+        for name in names:
+            rule = rules[name]
+            dest = f"{param}__{name}"
+            if rule.expected is bool:
+                params.append(click.option(flag_of(rule, name), dest, is_flag=True, help=rule.help))
+                continue
+            default = defaults.get(name, rule.default)
+            kind = (click.Choice(tuple(extra_choices.get(name, ())) + tuple(rule.choices)) if rule.choices
+                    else rule.expected)
+            params.append(click.option(flag_of(rule, name), dest, type=kind, default=default,
+                                       show_default=default is not None, help=rule.help))
+
+        @functools.wraps(function)
+        def run(**values):
+            given = {}
+            for name in names:
+                rule, value = rules[name], values.pop(f"{param}__{name}")
+                if value in extra_choices.get(name, ()):
+                    values[name] = value
+                    continue
+                if rule.expected is bool:
+                    value = not value if rule.default else value  # --no-... turns it off
+                given[name] = rule.check(value, flag_of(rule, name))
+                if name in extra_choices:
+                    values[name] = given[name]
+            values[param] = options_class(**given)
+            return function(**values)
+
+        return _apply(run, params)
+
+    return decorate
+
+
+def ranking_flags(*names, **how):
+    """``rule_flags`` of ``RankingOptions``: the command receives ``options``."""
+    return rule_flags(RankingOptions, *names, **how)
+
+
+def flag_of(rule, name: str) -> str:
+    """The command-line flag of option ``name``."""
+    return rule.flag or "--" + name.replace("_", "-")
+
+
+#: the window and scoring options every ranking command takes
+SCORING = ("last", "aggregation", "half_life_days", "calibrate")
 
 
 def path_options(function):
@@ -66,26 +119,8 @@ def path_options(function):
 
 
 def ranking_options(function):
-    """Models, scoring and path options together (what every ranking command takes)."""
-    return model_options(scoring_options(path_options(function)))
-
-
-#: the pipeline option each flag sets: its errors name the flag (the rules are ``OPTION_RULES``)
-FLAG_NAMES = {"last": "--last", "half_life_days": "--half-life", "top_k": "--top-k", "top_n_ads": "--top-n",
-              "aggregation": "--aggregation", "calibrate": "--no-calibration",
-              "posts_per_interest": "--posts-per-interest"}
-
-
-def pipeline_options(values: dict, **extra) -> dict:
-    """Pipeline options from the command's flags, each checked by the pipeline's rules
-    (``OPTION_RULES``), the error naming the flag."""
-    options = {"last": values["last"], "aggregation": values["aggregation"], "half_life_days": values["half_life"],
-               "calibrate": not values["no_calibration"]}
-    options.update({k: v for k, v in extra.items() if v is not None})
-    for key, value in options.items():
-        if key in OPTION_RULES and key in FLAG_NAMES:
-            OPTION_RULES[key].check(value, FLAG_NAMES[key])
-    return options
+    """Models and path options together (what every ranking command takes besides ``ranking_flags``)."""
+    return model_options(path_options(function))
 
 
 SET_SECTIONS = ("encoder", "classifier", "training", "tracking")

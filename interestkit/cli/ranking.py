@@ -14,8 +14,7 @@ import time
 import click
 
 from ..app.ranking import prepare
-from ..ranking.order import MODES
-from .options import fusion_options, pipeline_options, ranking_options
+from .options import SCORING, fusion_options, ranking_flags, ranking_options
 from .output import echo_err, table_text
 
 
@@ -38,22 +37,22 @@ def print_warnings(users):
             echo_err(f"warning: {user.user_id}: photo of post {item['post_id']} skipped: {item['reason']}")
 
 
+POSTS_HELP = "Posts table (.jsonl, .parquet or .csv): user_id, post_id, text, image, created_at."
+
+
 @click.command()
-@click.option("--posts", "posts_path", required=True, type=click.Path(),
-              help="Posts JSONL: user_id, post_id, text, image, created_at.")
-@click.option("--top-k", default=5, show_default=True, type=int, help="Interests per user.")
-@click.option("--mode", type=click.Choice(MODES), default="fused", show_default=True,
-              help="Rank by captions, photos, or both fused.")
+@click.option("--posts", "posts_path", required=True, type=click.Path(), help=POSTS_HELP)
+@ranking_flags("top_k", "mode", *SCORING, "posts_per_interest")
 @fusion_options
 @ranking_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
-def rank(posts_path, top_k, mode, fusion, fusion_weights, fmt, **values):
+def rank(posts_path, options, fusion, fusion_weights, fmt, text_model, image_model, media_root, allow_outside_paths):
     """Rank each user's interests from their posts' captions and photos."""
-    prepared = prepare(posts_path, text_model=values["text_model"], image_model=values["image_model"], mode=mode,
-                       fusion=fusion, fusion_weights=fusion_weights, options=pipeline_options(values, top_k=top_k),
-                       media_root=values["media_root"], allow_outside=values["allow_outside_paths"], log=echo_err)
+    prepared = prepare(posts_path, options, text_model=text_model, image_model=image_model, fusion=fusion,
+                       fusion_weights=fusion_weights, media_root=media_root, allow_outside=allow_outside_paths,
+                       log=echo_err)
     users = rank_posts(prepared)
-    used = prepared.pipeline.fusion.name if mode == "fused" else None
+    used = prepared.pipeline.fusion.name if options.mode == "fused" else None
     if used:
         echo_err(f"fused with {fusion_note(prepared.pipeline)}")
     click.echo(format_rankings(users, fmt, used), nl=fmt != "csv")
@@ -99,22 +98,20 @@ def rounded(user: dict) -> dict:
 
 
 @click.command()
-@click.option("--posts", "posts_path", required=True, type=click.Path(), help="Posts JSONL.")
+@click.option("--posts", "posts_path", required=True, type=click.Path(), help=POSTS_HELP)
 @click.option("--ads", "ads_path", required=True, type=click.Path(), help="Ad catalogue (.yaml/.csv).")
-@click.option("--top-n", default=10, show_default=True, type=int, help="Ads per user.")
-@click.option("--top-k", default=5, show_default=True, type=int, help="Interests per user matched.")
-@click.option("--mode", type=click.Choice(MODES), default="fused", show_default=True)
+@ranking_flags("top_n_ads", "top_k", "mode", *SCORING, "posts_per_interest")
 @fusion_options
 @ranking_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def recommend(posts_path, ads_path, top_n, top_k, mode, fusion, fusion_weights, fmt, **values):
+def recommend(posts_path, ads_path, options, fusion, fusion_weights, fmt, text_model, image_model, media_root,
+              allow_outside_paths):
     """Interest-based, ranked-order ad recommendations per user."""
-    prepared = prepare(posts_path, text_model=values["text_model"], image_model=values["image_model"], mode=mode,
-                       fusion=fusion, fusion_weights=fusion_weights,
-                       options=pipeline_options(values, top_k=top_k, top_n_ads=top_n), ads_path=ads_path,
-                       media_root=values["media_root"], allow_outside=values["allow_outside_paths"], log=echo_err)
+    prepared = prepare(posts_path, options, text_model=text_model, image_model=image_model, fusion=fusion,
+                       fusion_weights=fusion_weights, ads_path=ads_path, media_root=media_root,
+                       allow_outside=allow_outside_paths, log=echo_err)
     users = rank_posts(prepared)
-    used = prepared.pipeline.fusion.name if mode == "fused" else None
+    used = prepared.pipeline.fusion.name if options.mode == "fused" else None
     if used:
         echo_err(f"fused with {fusion_note(prepared.pipeline)}")
     if fmt == "json":

@@ -13,7 +13,8 @@ from ..modeling.cache import FeatureCache
 from ..serve.app import create_app
 from ..serve.security import Limits, check_bind, load_token
 from ..serve.server import uvicorn_server
-from ..serve.service import InterestService
+from ..serve.service import InterestService, ServeOptions
+from .options import rule_flags
 from .output import echo_err
 
 
@@ -57,19 +58,11 @@ def _access_log():
               help="Posts kept per user (default: the hybrid's 'last' option).")
 @click.option("--media-root", type=click.Path(file_okay=False),
               help="Accept image paths relative to this folder (default: the hybrid's build-time setting).")
-@click.option("--reload-seconds", default=30, show_default=True, type=click.IntRange(min=0),
-              help="Check for a newly promoted version of the served alias this often (0: never).")
 @click.option("--token-file", type=click.Path(dir_okay=False),
               help="Bearer token required on every route but /health (or INTERESTKIT_SERVE_TOKEN).")
 @click.option("--insecure", is_flag=True, help="Allow a non-loopback --host without a token.")
-@click.option("--retention-days", type=click.FloatRange(min=0, min_open=True),
-              help="Delete posts older than this, at start and every hour.")
-@click.option("--batch-max-posts", default=64, show_default=True, type=click.IntRange(min=1),
-              help="Posts of concurrent requests scored in one model call, at most.")
-@click.option("--batch-max-photos", default=16, show_default=True, type=click.IntRange(min=1),
-              help="Photos scored in one model call, at most (photo encoders slow down in large batches).")
-@click.option("--batch-wait-ms", default=2.0, show_default=True, type=click.FloatRange(min=0),
-              help="How long the first waiting post waits for others.")
+@rule_flags(ServeOptions, "reload_seconds", "retention_days", "batch_max_posts", "batch_max_photos", "batch_wait_ms",
+            param="serve_options", defaults={"reload_seconds": 30})
 @click.option("--max-body-bytes", default=Limits.max_body_bytes, show_default=True, type=click.IntRange(min=1))
 @click.option("--max-posts", default=Limits.max_posts, show_default=True, type=click.IntRange(min=1),
               help="Posts per update.")
@@ -79,22 +72,19 @@ def _access_log():
               help="On SIGTERM, how long in-flight requests may take to finish.")
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="One JSON line per request on stderr.")
-def serve(host, port, model_uri, state, window, media_root, reload_seconds, token_file, insecure, retention_days,
-          batch_max_posts, batch_max_photos, batch_wait_ms, max_body_bytes, max_posts, read_timeout, graceful_seconds, access_log):
+def serve(host, port, model_uri, state, window, media_root, token_file, insecure, serve_options, max_body_bytes,
+          max_posts, read_timeout, graceful_seconds, access_log):
     """Serve interests and ads over HTTP from a hybrid model (see docs/serving.md)."""
     token = load_token(token_file)
     check_bind(host, token, insecure)
     limits = Limits(max_body_bytes=max_body_bytes, max_posts=max_posts, read_timeout=read_timeout)
     service = InterestService(_loader(model_uri, media_root, window), state or str(settings.store_dir() / "serving.db"),
-                              watch=_watcher(model_uri), reload_seconds=reload_seconds, limits=limits,
-                              batch_max_posts=batch_max_posts, batch_max_photos=batch_max_photos,
-                              batch_wait_ms=batch_wait_ms,
-                              retention_days=retention_days)
+                              serve_options, watch=_watcher(model_uri), limits=limits)
     if access_log:
         _access_log()
     server = uvicorn_server(create_app(service, token, limits), host, port, limits, graceful_seconds)
     info = service.model_info
-    purged = f"; {service.purged} posts past retention deleted" if retention_days else ""
+    purged = f"; {service.purged} posts past retention deleted" if serve_options.retention_days else ""
     echo_err(f"serving {info.get('name')} version {info.get('version')} on http://{host}:{port} "
              f"(state in {service.store.describe()}; {'token required' if token else 'no token'}{purged}; "
              "Ctrl-C or SIGTERM to stop)")

@@ -9,13 +9,13 @@ line here.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from .. import hooks
-from ..options import Option, validate_options
+from ..options import Option, options_class
 from .aggregation import AGGREGATIONS
+from .fusing import guarded_fusion
 
 MODES = ("text", "image", "fused")
 DEFAULT_FUSION = "score_sum"
@@ -36,35 +36,9 @@ OPTION_RULES = {
 }
 
 
-def _post_init(self):
-    checked = validate_options(OPTION_RULES, dataclasses.asdict(self), "ranking options")
-    for key, value in checked.items():
-        object.__setattr__(self, key, value)
-
-
-def _from_dict(cls, values: dict | None, where: str = "ranking options"):
-    """Options from a mapping (absent keys: their defaults), every value checked, naming ``where``."""
-    return cls(**validate_options(OPTION_RULES, values or {}, where))
-
-
-def _as_dict(self) -> dict:
-    return dataclasses.asdict(self)
-
-
-def _replace(self, **changes):
-    """A copy with some options changed (checked like any other)."""
-    return dataclasses.replace(self, **changes)
-
-
-RankingOptions = dataclasses.make_dataclass(
-    "RankingOptions",
-    [(name, Any, field(default=rule.default)) for name, rule in OPTION_RULES.items()],
-    frozen=True,
-    namespace={"__post_init__": _post_init, "from_dict": classmethod(_from_dict), "as_dict": _as_dict,
-               "replace": _replace, "__doc__": "How posts become ranked interests (fields: ``OPTION_RULES``); "
-                                               "validated on construction (``ConfigError``)."},
-)
-RankingOptions.__module__ = __name__  # picklable by name (Spark ships options to its workers)
+RankingOptions = options_class("RankingOptions", OPTION_RULES, __name__,
+                               "How posts become ranked interests (fields: ``OPTION_RULES``); validated on "
+                               "construction (``ConfigError``).")
 
 
 @dataclass(frozen=True)
@@ -84,8 +58,6 @@ class FusionSpec:
 
     def build(self):
         """The fusion plugin's instance with these parameters, its failures naming it."""
-        from .fusing import guarded_fusion
-
         return guarded_fusion(hooks.get("fusion", self.name), dict(self.params), self.source)
 
 

@@ -209,6 +209,6 @@ AD_FIELDS = ("ad_id", "title", "score", "interest", "interest_rank", "weight")
 
 def table_rows(user: UserRanking, with_ads: bool = False) -> list[tuple]:
     """The user's rows of ``TABLE_COLUMNS`` (and, ``with_ads``, the user's ads on each row)."""
-    ads = [tuple(ad[k] for k in AD_FIELDS) for ad in user.ads] if with_ads else None
+    ads = [{k: ad[k] for k in AD_FIELDS} for ad in user.ads] if with_ads else None
     return [(user.user_id, i.rank, i.interest, float(i.score), user.posts_used, list(i.posts))
             + ((ads,) if with_ads else ()) for i in user.interests]

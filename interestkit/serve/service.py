@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from ..data.images import decode_ahead
 from ..data.posts import parse_post
 from ..errors import DataError
+from ..options import Option, options_class
 from ..ranking.scoring import ScoredPosts
 from ..ranking.users import from_scored, window
 from .batching import MicroBatcher
@@ -30,6 +31,23 @@ from .security import Limits
 from .store import StoredPost, Store
 
 USER_ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
+
+#: how a service batches, reloads and forgets: declared once, for ``ServeOptions`` and ``serve``'s flags
+SERVE_RULES = {
+    "reload_seconds": Option(0, min=0, help="Check for a newly promoted version of the served alias this often "
+                                            "(0: never)."),
+    "retention_days": Option(None, type=float, gt=0, nullable=True,
+                             help="Delete posts older than this, at start and every hour."),
+    "retention_every": Option(3600.0, gt=0, help="Seconds between retention passes."),
+    "batch_max_posts": Option(64, min=1, help="Posts of concurrent requests scored in one model call, at most."),
+    "batch_max_photos": Option(16, min=1, help="Photos scored in one model call, at most (photo encoders slow "
+                                               "down in large batches)."),
+    "batch_wait_ms": Option(2.0, min=0, help="How long the first waiting post waits for others."),
+    "decode_threads": Option(2, min=1, help="Threads that parse requests and decode photos."),
+    "db_threads": Option(8, min=1, help="Threads (and database connections) for the state."),
+}
+ServeOptions = options_class("ServeOptions", SERVE_RULES, __name__,
+                             "How a service batches, reloads and forgets (fields: ``SERVE_RULES``).")
 
 
 class RequestError(Exception):
@@ -43,30 +61,29 @@ class RequestError(Exception):
 class InterestService:
     """Serves one pipeline; ``loader() -> (pipeline, {name, version, uri})`` loads (and reloads) it."""
 
-    def __init__(self, loader, state, watch=None, reload_seconds=0, limits: Limits | None = None,
-                 batch_max_posts: int = 64, batch_wait_ms: float = 2.0, batch_max_photos: int = 16, retention_days: float | None = None,
-                 retention_every: float = 3600.0, decode_threads: int = 2, db_threads: int = 8,
+    def __init__(self, loader, state, options: ServeOptions | None = None, watch=None, limits: Limits | None = None,
                  metrics: Metrics | None = None):
+        o = self.options = options or ServeOptions()
         self.loader = loader
         self.limits = limits or Limits()
         self.metrics = metrics or Metrics()
-        self.store = Store(state, pool_size=db_threads)
+        self.store = Store(state, pool_size=o.db_threads)
         self.watch = watch  # () -> the version the served alias points at now, or None
         self.pipeline, self.model_info = loader()
         self.metrics.set_model(self.model_info)
         self.in_flight = 0  # scoring requests between parsing and their answer
-        self.batcher = MicroBatcher(self._score_batch, batch_max_posts, batch_wait_ms,
+        self.batcher = MicroBatcher(self._score_batch, o.batch_max_posts, o.batch_wait_ms,
                                     self.metrics.batch_size.observe, self.metrics.queue_depth.set,
-                                    lambda: self.in_flight, batch_max_photos)
-        self.db_pool = ThreadPoolExecutor(db_threads, thread_name_prefix="interestkit-store")
-        self.decode_pool = ThreadPoolExecutor(decode_threads, thread_name_prefix="interestkit-decode")
-        self.retention_days = retention_days
-        self.purged = self.store.purge(retention_days) if retention_days else 0
+                                    lambda: self.in_flight, o.batch_max_photos)
+        self.db_pool = ThreadPoolExecutor(o.db_threads, thread_name_prefix="interestkit-store")
+        self.decode_pool = ThreadPoolExecutor(o.decode_threads, thread_name_prefix="interestkit-decode")
+        self.retention_days = o.retention_days
+        self.purged = self.store.purge(o.retention_days) if o.retention_days else 0
         self._stop = threading.Event()
-        if reload_seconds and watch is not None:
-            threading.Thread(target=self._every, args=(reload_seconds, self.maybe_reload), daemon=True).start()
-        if retention_days:
-            threading.Thread(target=self._every, args=(retention_every, self.purge), daemon=True).start()
+        if o.reload_seconds and watch is not None:
+            threading.Thread(target=self._every, args=(o.reload_seconds, self.maybe_reload), daemon=True).start()
+        if o.retention_days:
+            threading.Thread(target=self._every, args=(o.retention_every, self.purge), daemon=True).start()
 
     # --- models ---------------------------------------------------------------------
 

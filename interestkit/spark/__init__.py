@@ -1,15 +1,17 @@
 """Ranking users' interests on Apache Spark: the pipeline of ``interestkit rank`` over a DataFrame.
 
-``rank_users(posts, text_model=..., image_model=..., fusion=..., **options)`` takes a
+``rank_users(posts, options, text_model=..., image_model=..., fusion=..., ads=...)`` takes a
 DataFrame of posts (``user_id``, ``post_id``, ``text``, ``image`` or ``image_bytes``,
-``created_at``) and returns, lazily, a DataFrame with one row per user and top interest:
-``user_id, rank, interest, score, n_posts, posts``. The options are ``rank``'s (``mode``,
-``top_k``, ``last``, ``aggregation``, ``half_life_days``, ``calibrate``,
-``posts_per_interest``), validated by the same rules.
+``created_at``) and ``RankingOptions`` (or ``rank``'s options as keywords, checked by the
+same rules) and returns, lazily, a DataFrame with one row per user and top interest:
+``user_id, rank, interest, score, n_posts, posts``, and ``ads`` (the user's ads) when a
+catalogue is given.
 
-Posts are scored by one ``mlflow.pyfunc.spark_udf`` per model (``spark.scoring``); the
-window, weights, aggregation, fusion and top-k are DataFrame operations
-(``spark.posts``, ``spark.users``). pyspark is the extra ``interestkit[spark]``.
+Spark does what it is good at: reading and validating the posts (``spark.posts``), each
+user's window as a SQL window function, and per-post scoring by one
+``mlflow.pyfunc.spark_udf`` per model (``spark.scoring``). Each user's windowed, scored
+posts then go through the one user-level function (``ranking.users``) in a grouped map
+(``spark.users``). pyspark is the extra ``interestkit[spark]``.
 """
 
 from __future__ import annotations
@@ -17,24 +19,33 @@ from __future__ import annotations
 import tempfile
 
 from ..app.ranking import IMAGE_URI, TEXT_URI, fusion_spec, needed_modalities
-from ..errors import ConfigError, ModelError
-from ..ranking.pipeline import RankingOptions
+from ..errors import ModelError
+from ..ranking.options import DEFAULT_FUSION, RankingOptions
+from ..ranking.users import UserLevel
+from ..recommend import check_interests, load_ads
+from ..taxonomy import INTERESTS
 from . import posts as posts_table
 from . import scoring, users
 from .session import require_pyspark, session, spark_errors
 
-__all__ = ["rank_users", "session", "prepared_posts", "rank_prepared"]
+__all__ = ["rank_users", "session", "prepared_posts", "rank_prepared", "model_refs", "ranking_options"]
+
+
+def ranking_options(options: RankingOptions | None = None, **changes) -> RankingOptions:
+    """``options`` (default: the defaults) with ``changes``, each checked by the options' rules."""
+    base = (options or RankingOptions()).as_dict()
+    return RankingOptions.from_dict({**base, **changes}, "rank_users options")
 
 
 def prepared_posts(df, options: RankingOptions, source: str = "posts", check: bool = True):
     """Posts typed and validated (``check``: one pass; ``DataError`` naming the post), then
-    windowed and weighted: what ``score`` takes."""
+    each user's window: what ``scoring.score`` takes."""
     normalized = posts_table.normalized(df, source)
     counts = None
     if check:
         with spark_errors(f"reading {source}"):
             counts = posts_table.check(normalized, source)
-    return posts_table.windowed(normalized, options.last, options.half_life_days), counts
+    return posts_table.windowed(normalized, options.last), counts
 
 
 def model_refs(text_model, image_model, mode: str, workdir) -> dict:
@@ -46,38 +57,38 @@ def model_refs(text_model, image_model, mode: str, workdir) -> dict:
     return refs
 
 
-def rank_prepared(spark, window, refs: dict, options: RankingOptions, fusion, media_root=None, scored=None):
-    """The ranking of windowed posts (``scored``: their scores, when already computed)."""
-    if scored is None:
-        scored = scoring.score(spark, window, scoring.udfs(spark, refs, options.calibrate, media_root))
-    long = users.long_scores(scored, {m: ref.labels for m, ref in refs.items()})
-    scores = users.aggregated(long, options.aggregation)
-    fused = users.combined(scores, options.mode, fusion.name, dict(fusion.params))
-    top = users.top_interests(fused, options.top_k)
-    return users.ranked(long, top, options.posts_per_interest)
+def user_level(refs: dict, options: RankingOptions, fusion, ads=()) -> UserLevel:
+    """The user level every engine ranks with, for these models (ads checked against their labels)."""
+    ads = tuple(ads)
+    if ads:
+        check_interests(ads, {label for ref in refs.values() for label in ref.labels} | set(INTERESTS))
+    return UserLevel(options, fusion, ads, tuple(refs))
 
 
-def rank_users(posts, text_model: str | None = TEXT_URI, image_model: str | None = IMAGE_URI,
-               fusion: str | None = "score_sum", fusion_weights: str | None = None, media_root=None,
-               check: bool = True, **options):
-    """Each user's top interests from a DataFrame of posts (lazy; see the module's docstring).
+def rank_prepared(window, scored, refs: dict, level: UserLevel):
+    """The output table of windowed posts and their scores (``scoring.score``'s rows)."""
+    return users.ranked(window, scored, {m: ref.labels for m, ref in refs.items()}, level)
 
+
+def rank_users(posts, options: RankingOptions | None = None, *, text_model: str | None = TEXT_URI,
+               image_model: str | None = IMAGE_URI, fusion: str | None = DEFAULT_FUSION,
+               fusion_weights: str | None = None, ads=None, media_root=None, check: bool = True, **changes):
+    """Each user's top interests (and ads) from a DataFrame of posts (lazy; see the module's docstring).
+
+    ``options``: ``RankingOptions``; keywords (``top_k=3``) change single options;
     ``fusion_weights`` is a ``fusion fit`` result (``runs:/...`` or a file), as for ``rank``;
-    ``media_root`` is the folder that photo paths are relative to, on every executor;
-    ``check`` validates the posts first (a Spark job) so bad rows fail with the post named.
+    ``ads`` is an ad catalogue (a path, or ``Ad`` objects); ``media_root`` is the folder that
+    photo paths are relative to, on every executor; ``check`` validates the posts first (a
+    Spark job) so bad rows fail with the post named.
     """
     require_pyspark()
-    unknown = set(options) - set(RankingOptions.__dataclass_fields__) - {"top_n_ads"}
-    if unknown:
-        raise ConfigError(f"rank_users: unknown option {sorted(unknown)[0]!r}; the options are "
-                          f"{', '.join(RankingOptions.__dataclass_fields__)}")
-    ranking = RankingOptions.from_dict(options, "rank_users options")
+    ranking = ranking_options(options, **changes)
     spec = fusion_spec(fusion, fusion_weights)
+    catalogue = load_ads(ads) if isinstance(ads, (str, bytes)) or hasattr(ads, "__fspath__") else tuple(ads or ())
     spark = posts.sparkSession
     window, _ = prepared_posts(posts, ranking, check=check)
     with tempfile.TemporaryDirectory(prefix="interestkit-spark-models-") as workdir:
         refs = model_refs(text_model, image_model, ranking.mode, workdir)
+        level = user_level(refs, ranking, spec, catalogue)
         model_udfs = scoring.udfs(spark, refs, ranking.calibrate, media_root)
-    # the user level reads the scores three times (aggregation, contributing posts, counts): computed once
-    scored = scoring.score(spark, window, model_udfs).cache()
-    return rank_prepared(spark, window, refs, ranking, spec, media_root, scored)
+    return rank_prepared(window, scoring.score(spark, window, model_udfs), refs, level)

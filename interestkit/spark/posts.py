@@ -1,4 +1,4 @@
-"""Posts as a Spark DataFrame: read, validated like ``data.posts`` does it, windowed, weighted.
+"""Posts as a Spark DataFrame: read, validated like ``data.posts`` does it, windowed.
 
 Columns in: ``user_id``, ``post_id`` (text, or integers), ``text``, ``image`` (a path under
 the media root, or a ``data:image/...;base64,`` URI), ``image_bytes`` (the photo's bytes,
@@ -7,10 +7,9 @@ as Spark's ``binaryFile`` source gives them in ``content``), ``image_b64``, and
 is a one-line ``DataError`` naming the source and the post, found by one pass over the
 data before any model is asked anything.
 
-The window and the recency weights are window functions, with the same rules as
-``data.posts.last_n`` and ``ranking.aggregation.post_weights``: undated posts count as
-the oldest, among equal times a later row is more recent, and a post's weight is
-``0.5 ** (age in days / half-life)`` measured from the user's newest dated post.
+The window is a window function, with the rules of ``ranking.users.window``: undated
+posts count as the oldest, and among equal times a later row is more recent. Recency
+weights and everything after them are the user level's (``spark.users``).
 """
 
 from __future__ import annotations
@@ -132,19 +131,14 @@ def check(posts, source: str) -> dict:
     return {"posts": row["n"], "users": row["users"]}
 
 
-def windowed(posts, last: int, half_life_days: float | None):
-    """Each user's ``last`` most recent posts (0: all), with their recency weight ``_w``."""
+def windowed(posts, last: int):
+    """Each user's ``last`` most recent posts (0: all): a SQL window function."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    dated = F.col("created_at").isNotNull()
-    newest_first = Window.partitionBy("user_id").orderBy(dated.desc(), F.col("created_at").desc(),
-                                                          F.col("_order").desc())
-    if last > 0:
-        posts = posts.withColumn("_recency", F.row_number().over(newest_first)).filter(F.col("_recency") <= last)
-    if half_life_days is None:
-        return posts.withColumn("_w", F.lit(1.0))
-    user = Window.partitionBy("user_id")
-    age_days = (F.unix_micros(F.max("created_at").over(user)) - F.unix_micros("created_at")) / 1e6 / 86400.0
-    posts = posts.withColumn("_w", F.when(dated, F.pow(F.lit(0.5), age_days / float(half_life_days))))
-    return posts.withColumn("_w", F.coalesce(F.col("_w"), F.min("_w").over(user), F.lit(1.0)))
+    if last <= 0:
+        return posts
+    newest_first = Window.partitionBy("user_id").orderBy(F.col("created_at").isNotNull().desc(),
+                                                          F.col("created_at").desc(), F.col("_order").desc())
+    return posts.withColumn("_recency", F.row_number().over(newest_first)).filter(F.col("_recency") <= last) \
+        .drop("_recency")

@@ -21,7 +21,7 @@ from ..errors import ConfigError, ModelError
 from ..tracking.models import pyfunc_uri
 from .session import is_local
 
-KEEP = ("user_id", "post_id", "created_at", "_order", "_w")
+KEEP = ("user_id", "post_id", "created_at", "_order")
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def udfs(spark, refs: dict, calibrated: bool = True, media_root=None, env_manage
 
 
 def score(spark, window, model_udfs: dict):
-    """``(user_id, post_id, created_at, _order, _w, modality, p)`` for every scorable post."""
+    """``(user_id, post_id, created_at, _order, modality, p)`` for every scorable post."""
     from pyspark.sql import functions as F
 
     if is_local(spark.sparkContext.master):  # MLflow loads the model per task in local mode: one task per core

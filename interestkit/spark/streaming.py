@@ -7,7 +7,8 @@
    ``spark_udf``s made once when the query starts;
 2. adds them to the kept state (each user's window of posts and their scores; a post id
    sent again replaces the earlier post), keeps each user's last N posts;
-3. re-ranks the users it touched and merges them into the rankings.
+3. re-ranks the users it touched with the one user-level function (``ranking.users``, in
+   a grouped map: ``spark.users``) and merges them into the rankings.
 
 ``out`` holds ``state/<batch>/{posts,scores}``, ``rankings/<batch>`` (every user's
 rankings after that batch, the columns of ``interestkit batch``) and ``current``, a link
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from ..atomic import atomic_write
 from . import posts as posts_table
-from . import rank_prepared, scoring
+from . import rank_prepared, scoring, user_level
 
 POST_COLUMNS = ("user_id", "post_id", "created_at", "_order")
 
@@ -57,9 +58,10 @@ def _point(link: Path, target: Path) -> None:
 class MicroBatchRanker:
     """The ``foreachBatch`` function: state, scoring and rankings of one output folder."""
 
-    def __init__(self, spark, out, refs: dict, options, fusion, media_root=None, source: str = "stream"):
+    def __init__(self, spark, out, refs: dict, options, fusion, media_root=None, source: str = "stream", ads=()):
         self.spark, self.out, self.refs = spark, Path(out).resolve(), refs  # Spark and Python agree on where
-        self.options, self.fusion, self.source = options, fusion, source
+        self.options, self.source = options, source
+        self.level = user_level(refs, options, fusion, ads)
         self.udfs = scoring.udfs(spark, refs, options.calibrate, media_root)
         self.batches: list[dict] = []  # what each micro-batch did: {batch, posts, users}
 
@@ -75,16 +77,15 @@ class MicroBatchRanker:
         previous = _latest(state, batch_id)
         new_posts = new.cache()
         touched = new_posts.select("user_id").distinct()
-        scored_new = scoring.score(self.spark, posts_table.windowed(new_posts, 0, None), self.udfs) \
-            .drop("_w").cache()
+        scored_new = scoring.score(self.spark, new_posts, self.udfs).cache()
         kept_posts, kept_scores = self._kept(state, previous, new_posts)
         all_posts = kept_posts.unionByName(new_posts.select(*POST_COLUMNS))
-        window = posts_table.windowed(all_posts, self.options.last, self.options.half_life_days)
-        scores = kept_scores.unionByName(scored_new).join(window.select("post_id", "_w"), "post_id")
+        window = posts_table.windowed(all_posts, self.options.last)
+        scores = kept_scores.unionByName(scored_new).join(window.select("post_id"), "post_id")
         version = state / str(batch_id)
         shutil.rmtree(version, ignore_errors=True)
         window.select(*POST_COLUMNS).write.parquet(str(version / "posts"))
-        scores.drop("_w").write.parquet(str(version / "scores"))
+        scores.write.parquet(str(version / "scores"))
         atomic_write(version / "_DONE", "")
         self._rank(rankings, batch_id, version, touched)
         new_posts.unpersist()
@@ -108,11 +109,9 @@ class MicroBatchRanker:
 
     def _rank(self, rankings: Path, batch_id: int, version: Path, touched) -> None:
         read = self.spark.read
-        window = posts_table.windowed(read.parquet(str(version / "posts")).join(touched, "user_id"),
-                                      self.options.last, self.options.half_life_days)
-        scores = read.parquet(str(version / "scores")).join(touched, "user_id") \
-            .join(window.select("post_id", "_w"), "post_id")
-        fresh = rank_prepared(self.spark, window, self.refs, self.options, self.fusion, scored=scores)
+        window = read.parquet(str(version / "posts")).join(touched, "user_id")  # each user's kept window
+        scores = read.parquet(str(version / "scores")).join(touched, "user_id")
+        fresh = rank_prepared(window, scores, self.refs, self.level)
         before = _latest(rankings, batch_id)
         if before is not None:
             fresh = read.parquet(str(rankings / str(before))).join(touched, "user_id", "left_anti").unionByName(fresh)
@@ -124,9 +123,10 @@ class MicroBatchRanker:
 
 
 def start(spark, stream, out, refs: dict, options, fusion, media_root=None, checkpoint=None,
-          available_now: bool = False, source: str = "stream"):
-    """Start the query; returns ``(StreamingQuery, MicroBatchRanker)``."""
-    ranker = MicroBatchRanker(spark, out, refs, options, fusion, media_root, source)
+          available_now: bool = False, source: str = "stream", ads=()):
+    """Start the query; returns ``(StreamingQuery, MicroBatchRanker)``. ``ads``: the catalogue
+    whose ads each user's rankings carry (``Ad`` objects; none: no ``ads`` column)."""
+    ranker = MicroBatchRanker(spark, out, refs, options, fusion, media_root, source, ads)
     writer = stream.writeStream.foreachBatch(ranker).option(
         "checkpointLocation", str(Path(checkpoint).resolve() if checkpoint else ranker.out / "_checkpoint"))
     writer = writer.trigger(availableNow=True) if available_now else writer
