@@ -124,3 +124,22 @@ class Fusion(Configurable):
     def params(self) -> dict:
         """Parameters that rebuild this fusion with ``cls(**params)`` (default: the options)."""
         return dict(self.options)
+
+
+class TextEmbedder(Configurable):
+    """Phrases to vectors, for comparing names by meaning: the zero-shot prototypes and the
+    ImageNet-name mapping. Registered through ``register_embedders``.
+
+    ``embed(texts)`` returns an ``(len(texts), d)`` array (rows need not be unit length).
+    ``priority`` orders the embedders when none is named (the highest usable one wins);
+    ``encoder`` names the frozen text encoder that embeds captions the same way, if any:
+    zero-shot caption models are built on it.
+    """
+
+    #: which embedder ``auto`` picks: the highest priority
+    priority: int = 0
+    #: the frozen text encoder plugin that embeds like this one (None: none)
+    encoder: str | None = None
+
+    def embed(self, texts: list[str]):
+        raise NotImplementedError

@@ -25,7 +25,7 @@ from interestkit import Option, hookimpl
 from interestkit.errors import ConfigError
 from interestkit.interfaces import Classifier
 from interestkit.semantics import imagenet_map
-from interestkit.semantics.embedding import EMBEDDERS, default_embedder
+from interestkit.semantics.embedding import AUTO, default_embedder
 
 from .heads import DROPOUT
 
@@ -39,7 +39,8 @@ class ImageNetPriorClassifier(Classifier):
         "prior_weight": Option(0.5, min=0, max=1, help="weight of the ImageNet prior in the mixture"),
         "map_temperature": Option(0.05, gt=0, max=10, help="softmax temperature of class-to-interest similarities"),
         "background": Option(0.25, min=-1, max=1, help="similarity of 'no interest' for a class (-1: none)"),
-        "embedder": Option("auto", choices=EMBEDDERS, help="text embedder of the class map"),
+        "embedder": Option(AUTO, help="text embedder of the class map: a registered embedder, or auto (the "
+                                      "preferred one)"),
     }
 
     def prepare(self, labels, encoder):

