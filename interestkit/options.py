@@ -36,6 +36,10 @@ class Option:
     help: str = ""
     flag: str | None = None  # its command-line flag (default ``--name-with-dashes``; a bool defaulting to True: ``--no-...``)
 
+    def flag_of(self, name: str) -> str:
+        """The command-line flag of the option called ``name``."""
+        return self.flag or "--" + name.replace("_", "-")
+
     @property
     def expected(self):
         return self.type or (type(self.default) if self.default is not None else None)

@@ -251,3 +251,57 @@ def test_real_users_fused_hit_at_5():
     table = json.loads(result.stdout)
     assert table["fused"]["users"] == 40
     assert table["fused"]["hit_at_5"] >= 0.9, table
+
+
+def test_rank_reads_parquet_and_csv_posts_like_jsonl(users):
+    """One posts reader: the same posts as JSONL, Parquet and CSV give the same rankings."""
+    import pandas as pd
+
+    posts = users / "posts.jsonl"
+    expected = json.loads(invoke("rank", "--posts", posts, "--format", "json").stdout)
+    frame = pd.read_json(posts, lines=True, dtype=False)
+    frame.to_parquet(users / "posts.parquet")
+    frame.to_csv(users / "posts.csv", index=False)
+    for table in ("posts.parquet", "posts.csv"):
+        result = invoke("rank", "--posts", users / table, "--format", "json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout) == expected, table
+
+
+def test_a_bad_parquet_row_is_one_line_naming_the_row_and_field(users):
+    import pandas as pd
+
+    frame = pd.read_json(users / "posts.jsonl", lines=True, dtype=False)
+    frame.loc[2, "created_at"] = "soon"
+    frame.to_parquet(users / "bad.parquet")
+    result = CliRunner().invoke(cli, ["rank", "--posts", str(users / "bad.parquet")])
+    assert result.exit_code == 2
+    assert f"{users / 'bad.parquet'}: row 3: created_at 'soon' is not an ISO-8601 date-time" in result.output
+
+
+def test_ranking_flags_come_from_the_option_rules():
+    """Each ranking option's flag, default, choices and help are its rule's: declared once."""
+    import click
+
+    from interestkit.ranking.options import OPTION_RULES
+
+    params = {p.name: p for p in cli.commands["rank"].params}
+    top_k = params["options__top_k"]
+    assert top_k.default == OPTION_RULES["top_k"].default and top_k.help == OPTION_RULES["top_k"].help
+    assert "--half-life" in params["options__half_life_days"].opts
+    assert isinstance(params["options__mode"].type, click.Choice)
+    assert tuple(params["options__mode"].type.choices) == OPTION_RULES["mode"].choices
+    result = CliRunner().invoke(cli, ["rank", "--posts", "x.jsonl", "--top-k", "0"])
+    assert result.exit_code == 2 and "--top-k: must be at least 1, got 0" in result.output
+
+
+def test_the_options_page_shows_the_generated_table_and_its_snippet_runs():
+    from pathlib import Path
+
+    from interestkit.ranking.options import options_table
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "options.md").read_text(encoding="utf-8")
+    shown = page.split("<!-- options-table -->\n")[1].split("<!-- /options-table -->")[0]
+    assert shown == options_table()
+    (snippet,) = re.findall(r"```python\n(.*?)```", page, re.S)
+    exec(snippet, {})

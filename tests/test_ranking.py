@@ -303,3 +303,24 @@ def test_fusion_lookup_and_broken_parameter_files(tmp_path):
         RankingPipeline({"text": TEXT}, FusionSpec("weighted", {"weights": {"text": -1}}, str(broken)))
     assert RankingPipeline({"text": TEXT}, FusionSpec("weighted")).rankings({"u": {"text": {"Golf": 1.0}}}) \
         == {"u": ["Golf"]}
+
+
+def test_the_user_level_is_plain_data_in_and_out_and_travels_pickled():
+    """What Spark ships to its workers: a UserLevel ranks the same after a pickle round trip,
+    and builds its fusion there (the built one stays behind)."""
+    import pickle
+
+    from interestkit.ranking.options import FusionSpec
+    from interestkit.ranking.users import ScoredPost, UserLevel
+    from interestkit.recommend import Ad
+
+    posts = [ScoredPost("a", T0, 1, {"text": {"Golf": 0.9, "Pets": 0.1}, "image": {"Golf": 0.6, "Pets": 0.4}}),
+             ScoredPost("b", T0 + timedelta(days=1), 2, {"text": {"Golf": 0.2, "Pets": 0.8}}, skipped="unreadable")]
+    level = UserLevel(RankingOptions(top_k=2, half_life_days=1.0), FusionSpec("score_sum"),
+                      (Ad("clubs", "Golf clubs", ("Golf",)),))
+    before = level.rank("u1", posts)
+    assert level.fuser is not None
+    copy = pickle.loads(pickle.dumps(level))
+    assert "fuser" not in copy.__dict__ and copy.rank("u1", posts) == before
+    assert [i.interest for i in before.interests] == ["Golf", "Pets"] and before.ads[0]["ad_id"] == "clubs"
+    assert before.window == ["b", "a"] and before.skipped == [{"post_id": "b", "reason": "unreadable"}]

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from batch_support import assert_same, from_parquet, invoke, posts_frame, ranked
-from support import register_fakes, small_workspace
+from support import ADS, register_fakes, small_workspace
 
 
 def _spark_or_skip():
@@ -80,6 +80,27 @@ def test_rank_users_takes_photos_as_bytes_from_binary_files(workspace, spark):
     got = {u: [(int(r.rank), r.interest, float(r.score), list(r.posts), int(r.n_posts))
                for r in g.sort_values("rank").itertuples()] for u, g in frame.groupby("user_id")}
     assert_same(ranked(posts_path, "--fusion", "weighted", "--top-k", "4"), got, "rank_users with image_bytes")
+
+
+def test_rank_users_includes_the_ads_recommend_gives(workspace, spark, tmp_path):
+    """Ads on Spark: each user's rows carry the ads ``interestkit recommend`` gives them."""
+    from interestkit.ranking.options import RankingOptions
+    from interestkit.spark import rank_users
+
+    ads = tmp_path / "ads.yaml"
+    ads.write_text(ADS)
+    posts = workspace["posts"]
+    frame = rank_users(spark.read.json(str(posts)), RankingOptions(top_n_ads=3, top_k=3), media_root=posts.parent,
+                       ads=ads).toPandas()
+    result = invoke("recommend", "--posts", posts, "--ads", ads, "--top-n", "3", "--top-k", "3", "--format", "json")
+    assert result.exit_code == 0, result.output
+    expected = {u["user_id"]: [(a["ad_id"], a["interest"], a["score"]) for a in u["ads"]]
+                for u in json.loads(result.stdout) if u["interests"]}
+    got = {u: [(a["ad_id"], a["interest"], a["score"]) for a in g["ads"].iloc[0]] for u, g in frame.groupby("user_id")}
+    assert expected.keys() == got.keys() and any(expected.values())
+    for user, rows in expected.items():
+        assert [r[:2] for r in rows] == [r[:2] for r in got[user]], user
+        assert all(abs(a[2] - b[2]) <= 1e-6 for a, b in zip(rows, got[user])), user
 
 
 def test_signature_frames_with_timestamps_are_accepted(workspace, spark):

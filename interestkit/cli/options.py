@@ -65,12 +65,12 @@ def rule_flags(options_class, *names, param: str = "options", defaults: dict | N
             rule = rules[name]
             dest = f"{param}__{name}"
             if rule.expected is bool:
-                params.append(click.option(flag_of(rule, name), dest, is_flag=True, help=rule.help))
+                params.append(click.option(rule.flag_of(name), dest, is_flag=True, help=rule.help))
                 continue
             default = defaults.get(name, rule.default)
             kind = (click.Choice(tuple(extra_choices.get(name, ())) + tuple(rule.choices)) if rule.choices
                     else rule.expected)
-            params.append(click.option(flag_of(rule, name), dest, type=kind, default=default,
+            params.append(click.option(rule.flag_of(name), dest, type=kind, default=default,
                                        show_default=default is not None, help=rule.help))
 
         @functools.wraps(function)
@@ -83,7 +83,7 @@ def rule_flags(options_class, *names, param: str = "options", defaults: dict | N
                     continue
                 if rule.expected is bool:
                     value = not value if rule.default else value  # --no-... turns it off
-                given[name] = rule.check(value, flag_of(rule, name))
+                given[name] = rule.check(value, rule.flag_of(name))
                 if name in extra_choices:
                     values[name] = given[name]
             values[param] = options_class(**given)
@@ -97,11 +97,6 @@ def rule_flags(options_class, *names, param: str = "options", defaults: dict | N
 def ranking_flags(*names, **how):
     """``rule_flags`` of ``RankingOptions``: the command receives ``options``."""
     return rule_flags(RankingOptions, *names, **how)
-
-
-def flag_of(rule, name: str) -> str:
-    """The command-line flag of option ``name``."""
-    return rule.flag or "--" + name.replace("_", "-")
 
 
 #: the window and scoring options every ranking command takes

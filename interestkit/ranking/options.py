@@ -41,6 +41,19 @@ RankingOptions = options_class("RankingOptions", OPTION_RULES, __name__,
                                "construction (``ConfigError``).")
 
 
+def options_table(rules: dict = OPTION_RULES) -> str:
+    """The rules as a Markdown table (option, flag, default, accepted values, meaning): what
+    ``docs/options.md`` shows, checked by a test against the rules."""
+    rows = ["| option | flag | default | accepted | meaning |", "|---|---|---|---|---|"]
+    for name, rule in rules.items():
+        flag = rule.flag_of(name)
+        accepted = (", ".join(f"`{c}`" for c in rule.choices) if rule.choices else
+                    " ".join(filter(None, [getattr(rule.expected, "__name__", ""), rule.describe_bounds(),
+                                           "or none" if rule.nullable or rule.default is None else ""])))
+        rows.append(f"| `{name}` | `{flag}` | `{rule.default!r}` | {accepted} | {rule.help} |")
+    return "\n".join(rows) + "\n"
+
+
 @dataclass(frozen=True)
 class FusionSpec:
     """A fusion plugin by name, with the parameters it is built with and where they came from."""
