@@ -347,3 +347,42 @@ def test_few_shot_photos_from_an_examples_folder(hashing, tmp_path):
                                       "--modality", "image", "--image-encoder", "colours", "--text-encoder", "hashing"])
     assert result.exit_code == 2 and "folder 'Golff': 'Golff' is not an interest of the taxonomy (did you mean 'Golf'" \
         in result.output
+
+
+EMBEDDER_PLUGIN = PLUGIN + '''
+import numpy as np
+from interestkit.interfaces import TextEmbedder
+
+
+class LetterEmbedder(TextEmbedder):
+    """counts of the letters a-z: embeds like the hashing encoder, for these tests"""
+
+    description = "counts of the letters a-z"
+    priority = 5
+    encoder = "hashing"
+
+    def embed(self, texts):
+        return np.array([[t.lower().count(c) for c in "abcdefghijklmnopqrstuvwxyz"] for t in texts], float)
+
+
+@hookimpl
+def register_embedders(register):
+    register("letters", LetterEmbedder)
+'''
+
+
+def test_another_embedder_plugin_drives_zero_shot_and_the_mapping(site, monkeypatch, tmp_path):
+    """Core names no embedder: a plugin's, of higher priority than the built-in glove, is used
+    for auto, and its encoder becomes the zero-shot text encoder."""
+    from interestkit.app.zeroshot import mapping_embedder, text_encoder_name
+    from interestkit.semantics import embedder_names, preferred
+
+    add_distribution(site, "interestkit-letters", "ik_test_letters", source=EMBEDDER_PLUGIN)
+    monkeypatch.setenv("INTERESTKIT_PLUGINS", "interestkit-letters")
+    assert embedder_names() == ["auto", "letters", "glove"] and preferred().name == "letters"
+    assert text_encoder_name() == "hashing" and mapping_embedder().name == "letters"
+    taxonomy = tmp_path / "interests.yaml"
+    taxonomy.write_text(TAXONOMY)
+    result = invoke("zero-shot", "--taxonomy", taxonomy, "--modality", "text", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)[0]["encoder"] == "hashing"
