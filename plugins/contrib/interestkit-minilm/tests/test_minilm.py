@@ -51,7 +51,16 @@ def test_registered_through_the_entry_point():
     info = plugins.get("encoder", "minilm")
     assert info.cls is MiniLMEncoder
     assert info.package == "interestkit-minilm" and info.modality == "text"
-    assert info.hooks == ["register_encoders"]
+    assert info.hooks == ["register_embedders", "register_encoders"]
+
+
+def test_the_embedder_is_registered_and_preferred_over_glove():
+    from interestkit.semantics import embedder_names, preferred
+    from interestkit_minilm import MiniLMEmbedder
+
+    info = plugins.get("embedder", "minilm")
+    assert info.cls is MiniLMEmbedder and info.package == "interestkit-minilm"
+    assert embedder_names()[:2] == ["auto", "minilm"] and preferred(with_encoder=True).cls.encoder == "minilm"
 
 
 def test_importing_the_plugin_does_not_import_tensorflow():
