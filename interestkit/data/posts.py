@@ -194,13 +194,14 @@ def read_posts(path, policy: MediaPolicy | None = None) -> list[Post]:
     """
     path = Path(path)
     suffix = path.suffix.lower()
+    kinds = f"{', '.join(POSTS_SUFFIXES[:-1])} or {POSTS_SUFFIXES[-1]}"
+    if path.is_dir() and suffix != ".parquet":
+        raise DataError(f"{path}: is a folder, expected a posts table ({kinds}; a Parquet dataset folder ends in "
+                        ".parquet)")
     if suffix not in POSTS_SUFFIXES:
-        raise DataError(f"{path}: posts must be {', '.join(POSTS_SUFFIXES[:-1])} or {POSTS_SUFFIXES[-1]} "
-                        f"(got {suffix or 'no suffix'!r})")
+        raise DataError(f"{path}: posts must be {kinds} (got {suffix or 'no suffix'!r})")
     if not path.exists():
         raise DataError(f"{path}: file not found")
-    if path.is_dir() and suffix != ".parquet":
-        raise DataError(f"{path}: is a folder, expected a posts {suffix} file")
     policy = policy or MediaPolicy(path.parent)
     if suffix == ".parquet":
         rows = [(number, row, f"{path}: row {number}") for number, row in _parquet_rows(path)]
