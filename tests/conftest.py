@@ -101,7 +101,11 @@ def require_shared(*parts):
 
 
 def pytest_collection_modifyitems(items):
-    """Real-data tests train on real data: they belong to the slow tier too."""
+    """Real-data tests train on real data: they belong to the slow tier too. So do integration
+    tests (a JVM, PostgreSQL, pip, real TensorFlow models, other processes): `pytest -m "not slow"`
+    is the fast tier, `pytest -m integration` the integration tier."""
     for item in items:
         if item.get_closest_marker("realdata"):
+            item.add_marker(pytest.mark.slow)
+        if item.get_closest_marker("integration"):
             item.add_marker(pytest.mark.slow)

@@ -18,6 +18,7 @@ print("ok")
 """
 
 
+@pytest.mark.integration
 def test_three_processes_on_a_fresh_store_all_succeed_and_leave_it_usable(isolated_store, monkeypatch):
     """First use creates and migrates the tables: under a file lock, so concurrent starts do not race."""
     (isolated_store / "mlflow.db").unlink()  # a fresh store, not the tests' ready-made copy

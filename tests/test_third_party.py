@@ -32,6 +32,7 @@ def encoder_names():
 # --- discovery -------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_pip_installed_distribution_is_discovered(tmp_path, monkeypatch):
     """A real project with an entry point, built and installed by pip into a --target folder."""
     pytest.importorskip("setuptools", reason="--no-build-isolation builds with the environment's setuptools")
