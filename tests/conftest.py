@@ -109,3 +109,26 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.slow)
         if item.get_closest_marker("integration"):
             item.add_marker(pytest.mark.slow)
+
+
+# --- the fast tier stays free of TensorFlow (importing it costs seconds per process) --------------
+_TENSORFLOW_FIRST = []
+
+
+def pytest_collection_finish(session):
+    if "tensorflow" in sys.modules:
+        _TENSORFLOW_FIRST.append("collecting the tests (a module imports it at its top)")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    yield
+    if not _TENSORFLOW_FIRST and "tensorflow" in sys.modules:
+        _TENSORFLOW_FIRST.append(item.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Names the first test that imported TensorFlow in a run of the fast tier: mark it
+    ``integration`` or give it a fake model."""
+    if _TENSORFLOW_FIRST and "not slow" in (config.option.markexpr or ""):
+        terminalreporter.write_line(f"fast tier: {_TENSORFLOW_FIRST[0]} imported TensorFlow", yellow=True)

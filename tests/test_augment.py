@@ -25,6 +25,7 @@ RNG = np.random.default_rng(0)
 PIXELS = RNG.uniform(0, 255, (2, 16, 16, 3)).astype(np.float32)
 
 
+@pytest.mark.integration
 def test_a_view_is_the_same_image_every_time_and_differs_between_views():
     hashes = ["ab" * 32, "cd" * 32]
     view = View(index=0, crop=0.5, jitter=0.3)
@@ -127,6 +128,7 @@ class MeanColourEncoder(Encoder):
         return keras.Model(inputs, keras.layers.Concatenate()([mean, keras.layers.Multiply()([mean, mean])]))
 
 
+@pytest.mark.integration
 def test_train_with_every_recipe_option_on_frozen_features(tmp_path):
     workspace = make_workspace(tmp_path / "ws", interests=["Golf", "Pets", "Travel"],
                                image_interests=["Golf", "Pets", "Travel"], images_per_interest=6,

@@ -59,6 +59,7 @@ def test_mixture_is_the_weighted_mean_of_head_and_prior():
     np.testing.assert_allclose(mixed.predict(FEATURES, verbose=0), expected, atol=1e-5)
 
 
+@pytest.mark.integration
 def test_only_the_softmax_head_trains_and_the_saved_head_loads_without_the_plugin(tmp_path):
     import keras
 

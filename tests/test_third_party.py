@@ -172,6 +172,7 @@ def _cli_has_strict_flag():
 
 
 @pytest.mark.skipif(not _cli_has_strict_flag(), reason="the CLI has no --strict-plugins option")
+@pytest.mark.integration
 def test_strict_plugins_flag(two_plugins, monkeypatch):
     add_distribution(two_plugins, "interestkit-broken", "ik_test_broken", entry_point="broken",
                      source="raise ValueError('bad config')\n")
@@ -243,6 +244,7 @@ def test_keras_object_modules_follow_the_allow_list(site, monkeypatch, capsys):
 # --- interestkit.testing: the checks plugin authors run ---------------------------------------
 
 
+@pytest.mark.integration
 def test_checks_pass_on_the_builtins():
     """The fusion and head checks on the built-ins (check_encoder runs on the worked example, in
     tests/test_worked_examples.py: it loads the model in a fresh process, seconds of TensorFlow start-up)."""
