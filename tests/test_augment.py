@@ -62,6 +62,7 @@ def test_views_are_cached_under_their_own_key(tmp_path):
     assert sum(calls) == 3 * len(paths)  # the view came from the cache
 
 
+@pytest.mark.integration  # tf.data and Keras: TensorFlow
 def test_mixup_batches_mix_features_targets_and_weights_alike():
     x = np.eye(4, dtype=np.float32)
     y = fitting.targets(np.array([0, 1, 2, 0]), 3, {"mixup": 0.4})
@@ -76,6 +77,7 @@ def test_mixup_batches_mix_features_targets_and_weights_alike():
         np.testing.assert_allclose(xb @ weights, wb, atol=1e-5)
 
 
+@pytest.mark.integration  # tf.data and Keras: TensorFlow
 def test_loss_targets_and_optimiser_follow_the_options():
     import keras
 

@@ -271,6 +271,7 @@ def test_check_fusion_explains_what_is_wrong():
         check_fusion(TextOnly)
 
 
+@pytest.mark.integration  # builds a Keras model
 def test_check_encoder_explains_a_wrong_output_shape():
     from interestkit import Encoder
     from interestkit.testing import check_encoder
