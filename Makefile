@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test test-fast test-integration clean
 
 setup: $(VENV)/.installed
 
@@ -22,6 +22,13 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest plugins/contrib/interestkit-minilm/tests
+
+# the tiers on their own (README, Tests): the fast tier on both cores, then the integration tier
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow" -n 2
+
+test-integration: setup
+	$(BIN)/python -m pytest -m integration
 
 clean:
 	rm -rf $(VENV) interestkit-demo

@@ -101,7 +101,75 @@ def require_shared(*parts):
 
 
 def pytest_collection_modifyitems(items):
-    """Real-data tests train on real data: they belong to the slow tier too."""
+    """Real-data tests train on real data: they belong to the slow tier too. So do integration
+    tests (a JVM, PostgreSQL, pip, real TensorFlow models, other processes): `pytest -m "not slow"`
+    is the fast tier, `pytest -m integration` the integration tier."""
     for item in items:
         if item.get_closest_marker("realdata"):
             item.add_marker(pytest.mark.slow)
+        if item.get_closest_marker("integration"):
+            item.add_marker(pytest.mark.slow)
+
+
+# --- the fast tier stays free of TensorFlow (importing it costs seconds per process) --------------
+_TENSORFLOW_FIRST = []
+
+
+def pytest_collection_finish(session):
+    if "tensorflow" in sys.modules:
+        _TENSORFLOW_FIRST.append("collecting the tests (a module imports it at its top)")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    yield
+    if not _TENSORFLOW_FIRST and "tensorflow" in sys.modules:
+        _TENSORFLOW_FIRST.append(item.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Names the first test that imported TensorFlow in a run of the fast tier: mark it
+    ``integration`` or give it a fake model."""
+    if _TENSORFLOW_FIRST and "not slow" in (config.option.markexpr or ""):
+        terminalreporter.write_line(f"fast tier: {_TENSORFLOW_FIRST[0]} imported TensorFlow", yellow=True)
+
+
+# --- plugins are reloaded for every test: the entry-point scan is cached while nothing changed ----
+def _metadata_state():
+    """sys.path, and every distribution's metadata folder and entry_points.txt on it, with mtimes."""
+    state = []
+    for entry in sys.path:
+        folder = os.path.abspath(entry or ".")
+        try:
+            found = [e for e in os.scandir(folder) if e.name.endswith((".dist-info", ".egg-info"))]
+        except OSError:
+            state.append((folder, None))
+            continue
+        for e in found:
+            try:
+                points = os.stat(os.path.join(e.path, "entry_points.txt")).st_mtime_ns
+            except OSError:
+                points = None
+            state.append((e.path, e.stat().st_mtime_ns, points))
+    return tuple(state)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cached_entry_points():
+    """``importlib.metadata.entry_points`` reads every installed distribution's metadata (tens of
+    milliseconds); the answer is kept until sys.path or a distribution's metadata on it changes."""
+    import importlib.metadata as metadata
+
+    original, cache = metadata.entry_points, {}
+
+    def entry_points(**params):
+        key = (tuple(sorted(params.items())), _metadata_state())
+        if key not in cache:
+            if len(cache) > 64:  # a test added or removed distributions: start again
+                cache.clear()
+            cache[key] = original(**params)
+        return cache[key]
+
+    metadata.entry_points = entry_points
+    yield
+    metadata.entry_points = original

@@ -25,6 +25,7 @@ RNG = np.random.default_rng(0)
 PIXELS = RNG.uniform(0, 255, (2, 16, 16, 3)).astype(np.float32)
 
 
+@pytest.mark.integration
 def test_a_view_is_the_same_image_every_time_and_differs_between_views():
     hashes = ["ab" * 32, "cd" * 32]
     view = View(index=0, crop=0.5, jitter=0.3)
@@ -61,6 +62,7 @@ def test_views_are_cached_under_their_own_key(tmp_path):
     assert sum(calls) == 3 * len(paths)  # the view came from the cache
 
 
+@pytest.mark.integration  # tf.data and Keras: TensorFlow
 def test_mixup_batches_mix_features_targets_and_weights_alike():
     x = np.eye(4, dtype=np.float32)
     y = fitting.targets(np.array([0, 1, 2, 0]), 3, {"mixup": 0.4})
@@ -75,6 +77,7 @@ def test_mixup_batches_mix_features_targets_and_weights_alike():
         np.testing.assert_allclose(xb @ weights, wb, atol=1e-5)
 
 
+@pytest.mark.integration  # tf.data and Keras: TensorFlow
 def test_loss_targets_and_optimiser_follow_the_options():
     import keras
 
@@ -127,6 +130,7 @@ class MeanColourEncoder(Encoder):
         return keras.Model(inputs, keras.layers.Concatenate()([mean, keras.layers.Multiply()([mean, mean])]))
 
 
+@pytest.mark.integration
 def test_train_with_every_recipe_option_on_frozen_features(tmp_path):
     workspace = make_workspace(tmp_path / "ws", interests=["Golf", "Pets", "Travel"],
                                image_interests=["Golf", "Pets", "Travel"], images_per_interest=6,

@@ -25,6 +25,7 @@ def client():
 FAST = ["--epochs", "2", "--batch-size", "16"]
 
 
+@pytest.mark.integration
 def test_train_registers_tracks_and_loads_back(captions, isolated_store):
     result = run("train", "--plugin", "gru", "--data", str(captions), *FAST)
     assert result.exit_code == 0, result.output

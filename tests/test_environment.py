@@ -44,6 +44,7 @@ def test_a_registered_model_pins_its_dependencies_and_bundles_interestkit():
     assert "python: 3.11" in python_env
 
 
+@pytest.mark.integration
 def test_wheels_are_built_once_per_change_of_the_code(tmp_path, monkeypatch):
     site = tmp_path / "site"
     site.mkdir()

@@ -29,8 +29,8 @@ def options(**extra):
 
 @pytest.mark.parametrize("name, size", [
     pytest.param("efficientnet_b7", 32, marks=pytest.mark.slow), pytest.param("resnet_v2", 32, marks=pytest.mark.slow),
-    pytest.param("inception_v3", 75, marks=pytest.mark.slow), ("mobilenet_v2", 32),
-    pytest.param("inception_resnet_v2", 75, marks=pytest.mark.slow), ("efficientnet_lite0", 32),
+    pytest.param("inception_v3", 75, marks=pytest.mark.slow), pytest.param("mobilenet_v2", 32, marks=pytest.mark.integration),
+    pytest.param("inception_resnet_v2", 75, marks=pytest.mark.slow), pytest.param("efficientnet_lite0", 32, marks=pytest.mark.integration),
 ])
 def test_each_image_plugin_builds_and_trains_one_step_without_weights(name, size):
     """One eager training step (graph tracing of the deepest CNNs takes minutes on a CPU)."""

@@ -28,16 +28,18 @@ class FakeLiteEncoder:
         return kernel, np.zeros(1000, np.float32)
 
 
-def head(prior_weight, labels=LABELS):
+def head(prior_weight, labels=LABELS, build=True):
+    """(classifier, its Keras model or None without ``build``, notes)."""
     classifier = hooks.get("classifier", "imagenet_prior").cls(prior_weight=prior_weight, embedder="glove",
                                                                dropout=0.0)
     notes = classifier.prepare(labels, FakeLiteEncoder())
-    return classifier, classifier.build(4, len(labels)), notes
+    return classifier, classifier.build(4, len(labels)) if build else None, notes
 
 
 FEATURES = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0]], np.float32)
 
 
+@pytest.mark.integration  # builds the Keras model
 def test_prior_alone_is_the_imagenet_classes_mapped_to_interests():
     classifier, model, _ = head(1.0)
     probs = model.predict(FEATURES, verbose=0)
@@ -50,6 +52,7 @@ def test_prior_alone_is_the_imagenet_classes_mapped_to_interests():
     np.testing.assert_allclose(probs, imagenet @ prior_matrix(classifier.class_map), atol=1e-5)
 
 
+@pytest.mark.integration  # builds the Keras model
 def test_mixture_is_the_weighted_mean_of_head_and_prior():
     _, mixed, _ = head(0.3)
     _, head_only, _ = head(0.0)
@@ -59,6 +62,7 @@ def test_mixture_is_the_weighted_mean_of_head_and_prior():
     np.testing.assert_allclose(mixed.predict(FEATURES, verbose=0), expected, atol=1e-5)
 
 
+@pytest.mark.integration
 def test_only_the_softmax_head_trains_and_the_saved_head_loads_without_the_plugin(tmp_path):
     import keras
 
@@ -72,7 +76,7 @@ def test_only_the_softmax_head_trains_and_the_saved_head_loads_without_the_plugi
 
 
 def test_prior_rows_stay_distributions_with_a_background():
-    classifier, _, _ = head(0.5)
+    classifier, _, _ = head(0.5, build=False)
     matrix = prior_matrix(classifier.class_map)
     np.testing.assert_allclose(matrix.sum(axis=1), 1, atol=1e-5)
     tench = imagenet_class_names().index("tench")
@@ -80,10 +84,11 @@ def test_prior_rows_stay_distributions_with_a_background():
 
 
 def test_unreachable_interests_are_noted():
-    _, _, notes = head(0.3, labels=["Golf", "Pets", "Qqqzzx"])  # a name GloVe does not know
+    _, _, notes = head(0.3, labels=["Golf", "Pets", "Qqqzzx"], build=False)  # a name GloVe does not know
     assert len(notes) == 1 and "Qqqzzx" in notes[0] and "glove" in notes[0]
 
 
+@pytest.mark.integration  # imports Keras
 def test_encoders_without_an_imagenet_classifier_and_misuse_are_config_errors():
     classifier = hooks.get("classifier", "imagenet_prior").cls(embedder="glove")
     mobilenet = hooks.get("encoder", "mobilenet_v2").cls()

@@ -96,6 +96,7 @@ def photos():
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.integration  # a real Keras EfficientNet-Lite
 def test_pretrained_lite0_recognises_the_cat_and_the_coffee(classifier, photos):
     probs = softmax(classifier.predict(photos, verbose=0))
     cat, coffee = probs
@@ -112,6 +113,7 @@ def test_pretrained_lite0_recognises_the_cat_and_the_coffee(classifier, photos):
     assert int(coffee.argmax()) == ESPRESSO and coffee[ESPRESSO] > 0.8  # measured 0.944
 
 
+@pytest.mark.integration  # a real Keras EfficientNet-Lite
 def test_every_layer_is_named_by_its_part(classifier):
     names = [layer.name for layer in classifier.layers]
     assert names[0] == "image" and names[1] == "stem_normalize"
@@ -121,6 +123,7 @@ def test_every_layer_is_named_by_its_part(classifier):
     }
 
 
+@pytest.mark.integration  # a real Keras EfficientNet-Lite
 def test_block_layers_are_the_last_blocks_and_the_top(classifier):
     names = [layer.name for layer in lite0_block_layers(classifier, 2)]
     assert names[0].startswith("block14_") and "block15_project_bn" in names
@@ -288,6 +291,7 @@ def _wrong_shape(state):
     state["_conv_head.weight"] = state["_conv_head.weight"][:, :300]
 
 
+@pytest.mark.integration  # a real Keras EfficientNet-Lite
 @pytest.mark.parametrize("corrupt", [_extra_tensor, _missing_tensor, _wrong_shape])
 def test_state_dict_that_does_not_fit_lite0_is_refused(monkeypatch, corrupt):
     real_loader = torch_weights.load_legacy_state_dict
@@ -307,6 +311,7 @@ def test_state_dict_that_does_not_fit_lite0_is_refused(monkeypatch, corrupt):
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.integration  # a real Keras EfficientNet-Lite
 def test_untrained_lite0_gives_1280_features_at_any_size():
     model = build_lite0(image_size=64, weights=None)
     features = model.predict(np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype("float32"), verbose=0)

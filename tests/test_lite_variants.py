@@ -47,6 +47,7 @@ def test_channel_rounding_follows_efficientnet():
         variant("lite3")
 
 
+@pytest.mark.integration  # a real Keras EfficientNet-Lite
 @pytest.mark.parametrize("name", ["lite1", "lite2"])
 def test_pretrained_variant_recognises_the_cat_and_the_coffee(name):
     skimage_data = pytest.importorskip("skimage.data")
@@ -65,6 +66,7 @@ def test_pretrained_variant_recognises_the_cat_and_the_coffee(name):
     assert int(coffee.argmax()) == ESPRESSO and coffee[ESPRESSO] > 0.5
 
 
+@pytest.mark.integration  # a real Keras EfficientNet-Lite
 def test_packaged_classifier_is_the_top_of_the_full_network():
     model = build_lite("lite1", image_size=64, include_top=True)
     kernel, bias = imagenet_classifier("lite1")

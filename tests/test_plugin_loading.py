@@ -96,6 +96,7 @@ def layered_model(tmp_path):
     return InterestModel("text", LABELS, encoder, head, META)
 
 
+@pytest.mark.integration  # a real Keras model with a custom layer
 def test_a_model_whose_plugin_is_not_installed_or_not_allowed_says_what_to_do(layered_model, tmp_path, site, monkeypatch):
     folder = layered_model.save(tmp_path / "model")
     with forgotten_by_keras():
@@ -120,6 +121,7 @@ def test_a_model_whose_plugin_is_not_installed_or_not_allowed_says_what_to_do(la
     assert np.asarray(load_model(folder).encoder_model(np.ones((1, 4)))).tolist() == [[2.0] * 4]
 
 
+@pytest.mark.integration  # a real Keras model with a custom layer
 def test_a_registered_model_whose_plugin_is_missing_names_it_not_train_one(layered_model):
     tracking.register_interest_model(layered_model)  # the champion: it exists, so nothing to train
     with forgotten_by_keras(), pytest.raises(ModelError) as error:

@@ -202,6 +202,7 @@ def test_a_third_party_score_sum_makes_only_that_name_unusable(site, monkeypatch
     assert "interestkit-sumx" in table["score_sum"]["error"] and table["rank_vote"]["users"] == 2
 
 
+@pytest.mark.integration
 def test_a_broken_command_hook_does_not_take_the_cli_down(site, monkeypatch):
     add_distribution(site, "interestkit-cmd", "ik_test_cmd", entry_point="cmd", source=textwrap.dedent('''
         from interestkit import hookimpl

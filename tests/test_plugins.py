@@ -105,6 +105,7 @@ def test_plugins_table_lists_every_kind():
         assert name in result.output
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("args", [["--help"], ["plugins"], ["plugins", "--json"]])
 def test_help_and_plugins_do_not_import_tensorflow(args):
     code = (

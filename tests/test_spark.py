@@ -16,6 +16,8 @@ import pytest
 from batch_support import assert_same, from_parquet, invoke, posts_frame, ranked
 from support import ADS, register_fakes, small_workspace
 
+pytestmark = pytest.mark.integration  # a JVM per module: the integration tier
+
 
 def _spark_or_skip():
     problem = None

@@ -18,6 +18,7 @@ print("ok")
 """
 
 
+@pytest.mark.integration
 def test_three_processes_on_a_fresh_store_all_succeed_and_leave_it_usable(isolated_store, monkeypatch):
     """First use creates and migrates the tables: under a file lock, so concurrent starts do not race."""
     (isolated_store / "mlflow.db").unlink()  # a fresh store, not the tests' ready-made copy
@@ -33,6 +34,7 @@ def test_three_processes_on_a_fresh_store_all_succeed_and_leave_it_usable(isolat
     assert versions == [1, 2, 3]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("damage", ["garbage", "unknown migration"])
 def test_a_damaged_or_foreign_store_is_a_one_line_error_naming_it(isolated_store, damage):
     isolated_store.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ def tiny_options(**extra):
 
 
 @pytest.mark.parametrize("name, dim", [pytest.param("rnn", 128, marks=pytest.mark.slow),
-                                       pytest.param("lstm", 128, marks=pytest.mark.slow), ("gru", 128),
+                                       pytest.param("lstm", 128, marks=pytest.mark.slow), pytest.param("gru", 128, marks=pytest.mark.integration),
                                        pytest.param("bilstm", 64, marks=pytest.mark.slow)])
 def test_each_rnn_plugin_trains_and_round_trips(tmp_path, captions, name, dim):
     info = plugins.get("encoder", name, modality="text")
@@ -87,6 +87,7 @@ def test_temperature_softens_overconfident_wrong_predictions():
     assert fit_temperature(probs, y) > 1.5
 
 
+@pytest.mark.integration
 def test_glove_mean_is_a_frozen_sentence_encoder():
     """The frozen GloVe mean (zero-shot and few-shot captions without MiniLM): unit vectors, similar for shared words."""
     from interestkit.modeling.prototypes import embed_texts

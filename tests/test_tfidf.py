@@ -3,7 +3,7 @@
 import json
 
 import numpy as np
-import tensorflow as tf
+import pytest
 
 from interestkit import hooks
 from interestkit.data.datasets import load_text_dataset
@@ -12,7 +12,10 @@ from interestkit.modeling.model import InterestModel
 from interestkit.modeling.train import train
 
 
+@pytest.mark.integration  # trains a real Keras model
 def test_tfidf_learns_the_tiny_task_and_round_trips_through_keras_files(tmp_path, captions):
+    import tensorflow as tf  # here, not at the top: collecting the fast tier never imports TensorFlow
+
     encoder = hooks.get("encoder", "tfidf", modality="text").cls(max_tokens=500)
     head = hooks.get("classifier", "softmax").cls(dropout=0.1)
     options = {**TRAINING_DEFAULTS, "epochs": 8, "batch_size": 16, "verbose": 0, "learning_rate": 0.05}

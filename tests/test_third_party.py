@@ -32,6 +32,7 @@ def encoder_names():
 # --- discovery -------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_pip_installed_distribution_is_discovered(tmp_path, monkeypatch):
     """A real project with an entry point, built and installed by pip into a --target folder."""
     pytest.importorskip("setuptools", reason="--no-build-isolation builds with the environment's setuptools")
@@ -171,6 +172,7 @@ def _cli_has_strict_flag():
 
 
 @pytest.mark.skipif(not _cli_has_strict_flag(), reason="the CLI has no --strict-plugins option")
+@pytest.mark.integration
 def test_strict_plugins_flag(two_plugins, monkeypatch):
     add_distribution(two_plugins, "interestkit-broken", "ik_test_broken", entry_point="broken",
                      source="raise ValueError('bad config')\n")
@@ -242,6 +244,7 @@ def test_keras_object_modules_follow_the_allow_list(site, monkeypatch, capsys):
 # --- interestkit.testing: the checks plugin authors run ---------------------------------------
 
 
+@pytest.mark.integration
 def test_checks_pass_on_the_builtins():
     """The fusion and head checks on the built-ins (check_encoder runs on the worked example, in
     tests/test_worked_examples.py: it loads the model in a fresh process, seconds of TensorFlow start-up)."""
@@ -268,6 +271,7 @@ def test_check_fusion_explains_what_is_wrong():
         check_fusion(TextOnly)
 
 
+@pytest.mark.integration  # builds a Keras model
 def test_check_encoder_explains_a_wrong_output_shape():
     from interestkit import Encoder
     from interestkit.testing import check_encoder
