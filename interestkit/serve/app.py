@@ -27,7 +27,7 @@ from ..errors import InterestkitError
 from . import contract
 from .middleware import Guard
 from ..data.paths import SERVED_HINT as PATHS_HINT
-from .schemas import IDENTIFIER_CHARS, Deleted, Health, RankAnswer, UserAnswer, UserId, post_models
+from .schemas import IDENTIFIER_CHARS, base64_chars, Deleted, Health, RankAnswer, UserAnswer, UserId, post_models
 from .security import Limits
 from .service import InterestService, RequestError, field_of
 
@@ -83,12 +83,12 @@ def _says(problem: dict, limits: Limits, media) -> str:
         return "expected at least one post"
     if field == "text" and kind == "string_too_long":
         return f"text is {len(value)} characters, longer than the limit of {limits.max_text_chars}"
-    if field == "user_id" and loc[0] == "path":
-        return "expected 1-128 letters, digits or _.:@-"
+    if field == "user_id" and (loc[0] == "path" or kind.startswith("string")):
+        return "expected 1-128 letters, digits or _.:@-" + ("" if loc[0] == "path" else ", or an integer")
     if field == "created_at":
         return "created_at must be an ISO-8601 string, an RFC 3339 date-time (e.g. 2026-01-31T12:00:00Z)"
     if field in ("image", "image_b64") and isinstance(value, str) and \
-            len(value.partition(",")[2] if field == "image" else value) > limits.max_image_bytes * 4 // 3 + 4:
+            len(value.partition(",")[2] if field == "image" else value) > base64_chars(limits.max_image_bytes):
         return f"the photo is larger than the limit of {limits.max_image_bytes} bytes"
     if field == "image_b64" and kind.startswith("string"):
         return f"not valid base64 (padded, of a photo of at most {limits.max_image_bytes} bytes)"
@@ -99,7 +99,7 @@ def _says(problem: dict, limits: Limits, media) -> str:
             return ("file paths are not accepted here; send the photo inline (image_b64 or a data:image/...;base64 "
                     f"URI), or {PATHS_HINT}")
         return f"must be a path inside the media root (no control character, no '..', not absolute); {PATHS_HINT}"
-    if field in ("user_id", "post_id") and kind.startswith("string"):
+    if field == "post_id" and kind.startswith("string"):
         return (f"{field} must be a non-empty string of at most {IDENTIFIER_CHARS} characters without control "
                 "characters, or an integer")
     if field == "text" and kind == "string_pattern_mismatch":

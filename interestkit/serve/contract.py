@@ -47,7 +47,7 @@ def document(app, limits, secured: bool) -> dict:
         schemas.pop(name, None)
     schemas["ErrorAnswer"] = ErrorAnswer.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(schemas["ErrorAnswer"].pop("$defs", {}))
-    components["responses"] = {"MethodNotAllowed": _error(405)}
+    components["responses"] = {"MethodNotAllowed": {**_error(405), "description": f"405: {WHY[405]}"}}
     if secured:
         components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer",
                                                     "description": "INTERESTKIT_SERVE_TOKEN or --token-file"}}

@@ -15,7 +15,9 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError,
+
+from ..data.paths import MAX_PATH_CHARS
+from pydantic import (AfterValidator, BeforeValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError,
                       WithJsonSchema, model_validator)
 
 USER_ID_PATTERN = r"^[A-Za-z0-9_.:@-]{1,128}$"
@@ -25,13 +27,22 @@ UserId = Annotated[str, Path(pattern=USER_ID_PATTERN, min_length=1, max_length=1
 # a post or user id: no control character, not blank (the parser strips the ends)
 IDENTIFIER_PATTERN = r"^[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
 IDENTIFIER_CHARS = 256  # the store's column width
-INT64 = 2**63 - 1
+SAFE_INT = 2**53 - 1  # exact in every JSON parser
 TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # tab, newline and return are the only controls
 PATH_PATTERN = r"^(?!/)(?!data:)(?!(?:.*/)?\.\.(?:/|$))[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
 _B64 = "[A-Za-z0-9+/]"
 
-Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN, max_length=IDENTIFIER_CHARS)] \
-    | Annotated[int, Field(ge=-INT64 - 1, le=INT64)]
+
+
+def _integral(value):
+    """JSON Schema counts 1.0 as an integer: so does the API (it becomes 1)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Integer = Annotated[int, Field(ge=-SAFE_INT, le=SAFE_INT), BeforeValidator(_integral)]  # bounds first: then
+# they are JSON Schema's minimum/maximum
+Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN, max_length=IDENTIFIER_CHARS)] | Integer
+PostUser = Annotated[str, StringConstraints(pattern=USER_ID_PATTERN, max_length=128)] | Integer
 
 
 _MOMENT = TypeAdapter(datetime | date, config=ConfigDict(strict=True))
@@ -49,16 +60,23 @@ Moment = Annotated[str, AfterValidator(_moment),
                    WithJsonSchema({"type": "string", "anyOf": [{"format": "date-time"}, {"format": "date"}]})]
 
 
-def base64_pattern(max_bytes: int) -> str:
-    """Padded base64 of 1 to about ``max_bytes`` bytes (exactly what the parser's size check lets through)."""
-    return rf"(?:{_B64}{{4}}){{0,{max(0, max_bytes // 3)}}}(?:{_B64}{{4}}|{_B64}{{2}}==|{_B64}{{3}}=)"
+def base64_pattern() -> str:
+    """Padded base64 of at least one byte (``base64_chars`` bounds its length)."""
+    return rf"(?:{_B64}{{4}})*(?:{_B64}{{4}}|{_B64}{{2}}==|{_B64}{{3}}=)"
+
+
+def base64_chars(max_bytes: int) -> int:
+    """The longest base64 text the parser's size check lets through (a multiple of 4)."""
+    return 4 * (max_bytes // 3) + 4
 
 
 def post_models(limits, media_root: bool) -> tuple[type[BaseModel], type[BaseModel]]:
     """(``PostIn``, ``RankPostIn``): a post of an update (the URL names its user) and of ``POST /rank``."""
-    b64 = base64_pattern(limits.max_image_bytes)
+    b64, b64_chars = base64_pattern(), base64_chars(limits.max_image_bytes)
     data_uri = rf"data:image/[^,]{{0,64}};base64[^,]{{0,64}},{b64}"
+    header = len("data:image/;base64,")  # the shortest: a longer one leaves less room for the photo
     image_pattern = rf"^(?:{data_uri})$|{PATH_PATTERN}" if media_root else rf"^{data_uri}$"
+    image_chars = max(MAX_PATH_CHARS, b64_chars + header) if media_root else b64_chars + header
     image_says = ("a path relative to the server's --media-root (no '..', not absolute), or a "
                   "data:image/...;base64 URI" if media_root else
                   "a data:image/...;base64 URI (this server has no --media-root: paths are refused)")
@@ -75,12 +93,13 @@ def post_models(limits, media_root: bool) -> tuple[type[BaseModel], type[BaseMod
 
         model_config = ConfigDict(extra="ignore", strict=True, regex_engine="python-re", json_schema_extra=rules)
 
-        user_id: Identifier | None = Field(None, description="the URL's user, if given")
+        user_id: PostUser | None = Field(None, description="the URL's user, if given")
         post_id: Identifier = Field(..., description="unique per user; repeated in one request: 409")
         text: Annotated[str, StringConstraints(max_length=limits.max_text_chars, pattern=TEXT_PATTERN)] | None = \
             Field(None, description="the caption")
-        image: Annotated[str, StringConstraints(pattern=image_pattern)] | None = Field(None, description=image_says)
-        image_b64: Annotated[str, StringConstraints(pattern=f"^{b64}$")] | None = \
+        image: Annotated[str, StringConstraints(pattern=image_pattern, max_length=image_chars)] | None = \
+            Field(None, description=image_says)
+        image_b64: Annotated[str, StringConstraints(pattern=f"^{b64}$", max_length=b64_chars)] | None = \
             Field(None, description=f"the photo's bytes in base64 (at most {limits.max_image_bytes} bytes)")
         created_at: Moment | None = Field(None, description="RFC 3339 date-time or date; without a zone: UTC")
 
@@ -99,7 +118,7 @@ def post_models(limits, media_root: bool) -> tuple[type[BaseModel], type[BaseMod
         """One post of ``POST /rank``: ``user_id`` is required (posts of many users may come together)."""
 
         model_config = ConfigDict(json_schema_extra=rules)
-        user_id: Identifier = Field(..., description="the posting user")
+        user_id: PostUser = Field(..., description="the posting user: 1-128 letters, digits or _.:@-")
 
     return PostIn, RankPostIn
 
