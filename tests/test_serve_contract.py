@@ -77,6 +77,13 @@ def test_conflicting_bodies_are_a_409(client):
     assert other.status_code == 409 and other.json()["error"]["field"] == "body[0].user_id"
 
 
+def test_the_error_example_in_the_guide_is_what_the_server_answers(client):
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "serving.md").read_text(encoding="utf-8")
+    example = json.loads(re.search(r'`(\{"error": \{"code": 422.*?\}\})`', guide).group(1))
+    answer = client.post("/users/u1/posts", json=[{"post_id": "p", "text": "x", "created_at": "yesterday"}])
+    assert answer.json() == example
+
+
 # --- the document declares what the server enforces ---------------------------------------------
 
 

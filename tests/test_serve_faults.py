@@ -167,6 +167,7 @@ def test_postgres_restarted_under_load_gives_503_then_recovers_by_itself(tmp_pat
         time.sleep(3)
         status, body = server.call("GET", "/users/user0/interests")
         assert status == 503 and body["error"]["code"] == 503 and "state store is unavailable" in body["error"]["message"]
+        assert server.call("GET", "/health")[0] == 200  # the health check does not need the database
         postgres.start()
         up = time.monotonic()
         deadline = up + 60

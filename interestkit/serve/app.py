@@ -86,7 +86,7 @@ def _says(problem: dict, limits: Limits, media) -> str:
     if field == "user_id" and (loc[0] == "path" or kind.startswith("string")):
         return "expected 1-128 letters, digits or _.:@-" + ("" if loc[0] == "path" else ", or an integer")
     if field == "created_at":
-        return "created_at must be an ISO-8601 string, an RFC 3339 date-time (e.g. 2026-01-31T12:00:00Z)"
+        return "expected an ISO-8601 string: an RFC 3339 date-time or date, e.g. 2026-01-31T12:00:00Z"
     if field in ("image", "image_b64") and isinstance(value, str) and \
             len(value.partition(",")[2] if field == "image" else value) > base64_chars(limits.max_image_bytes):
         return f"the photo is larger than the limit of {limits.max_image_bytes} bytes"
