@@ -13,7 +13,6 @@
 Every error is ``{"error": {"code", "message", "field"}}``.
 """
 
-
 from contextlib import asynccontextmanager
 from typing import Annotated
 
@@ -23,11 +22,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
+from ..data.paths import SERVED_HINT as PATHS_HINT
 from ..errors import InterestkitError
 from . import contract
 from .middleware import Guard
-from ..data.paths import SERVED_HINT as PATHS_HINT
-from .schemas import IDENTIFIER_CHARS, base64_chars, Deleted, Health, RankAnswer, UserAnswer, UserId, post_models
+from .schemas import IDENTIFIER_CHARS, Deleted, Health, RankAnswer, UserAnswer, UserId, base64_chars, post_models
 from .security import Limits
 from .service import InterestService, RequestError, field_of
 
@@ -56,7 +55,8 @@ def _short(value) -> str:
 
 
 def _location(loc) -> str:
-    """``body[0].post_id`` from pydantic's ``("body", 0, "post_id", "str")``; ``user_id`` from ``("path", "user_id")``."""
+    """``body[0].post_id`` from pydantic's ``("body", 0, "post_id", "str")``; ``user_id`` from
+    ``("path", "user_id")``."""
     if len(loc) >= 2 and loc[0] in ("path", "query", "header"):
         return str(loc[1])
     text, fields = "", 0
