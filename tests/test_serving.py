@@ -236,7 +236,7 @@ BAD_REQUESTS = [
     ("/users/u1/posts", [{"text": "hi"}], None, 422, "post_id", "body[0].post_id"),
     ("/users/u1/posts", [{"post_id": "p", "created_at": 5}], None, 422, "string", "body[0].created_at"),
     ("/users/u1/posts", [{"post_id": "p"}], None, 422, "neither text nor image", "body[0]"),
-    ("/users/u1/posts", [{"post_id": "p", "text": "hi", "user_id": "u2"}], None, 422, "does not match",
+    ("/users/u1/posts", [{"post_id": "p", "text": "hi", "user_id": "u2"}], None, 409, "does not match",
      "body[0].user_id"),
     ("/users/u1/posts", [{"post_id": "p", "image": "/etc/passwd"}], None, 422, "file paths are not accepted here",
      "body[0].image"),

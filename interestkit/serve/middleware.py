@@ -13,6 +13,8 @@ import json
 import logging
 import time
 
+from starlette.routing import Match
+
 from .metrics import Metrics
 from .security import OPEN_PATHS, Limits, authorized
 
@@ -25,8 +27,9 @@ def error_body(status: int, message: str, field: str | None = None) -> bytes:
 
 
 class Guard:
-    def __init__(self, app, token: str | None, limits: Limits, metrics: Metrics):
+    def __init__(self, app, token: str | None, limits: Limits, metrics: Metrics, routes=None):
         self.app, self.token, self.limits, self.metrics = app, token, limits, metrics
+        self.routes = routes or (lambda: [])  # () -> the app's routes: a body is read only for a declared one
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -43,7 +46,7 @@ class Guard:
 
         try:
             refusal = self._refuse(scope)
-            if refusal is None and scope["method"] in BODY_METHODS:
+            if refusal is None and scope["method"] in BODY_METHODS and self._declared(scope):
                 body, refusal = await self._read_body(scope, receive)
                 if refusal is None:
                     receive = _replay(body, receive)
@@ -67,8 +70,8 @@ class Guard:
         if scope["path"] not in OPEN_PATHS and not authorized(headers.get("authorization"), self.token):
             return 401, "missing or wrong bearer token (Authorization: Bearer <token>)", "Authorization", \
                 [(b"www-authenticate", b"Bearer")]
-        if scope["method"] not in BODY_METHODS:
-            return None
+        if scope["method"] not in BODY_METHODS or not self._declared(scope):
+            return None  # the router answers 404 or 405 (with Allow) without reading a body
         kind = headers.get("content-type", "").split(";")[0].strip().lower()
         if kind != "application/json":
             return 415, f"expected Content-Type application/json, got {kind or 'none'!r}", "Content-Type", []
@@ -78,6 +81,10 @@ class Guard:
                          if length.isdigit() else f"Content-Length {length!r} is not a number"), "body", \
                 [(b"connection", b"close")]
         return None
+
+    def _declared(self, scope) -> bool:
+        """Whether a route declares this path and method."""
+        return any(route.matches(scope)[0] == Match.FULL for route in self.routes())
 
     async def _read_body(self, scope, receive):
         """(body, None), or (None, refusal) when it is too large or does not arrive in time."""

@@ -12,6 +12,7 @@ acknowledged before the signal was committed before its answer was sent.
 from __future__ import annotations
 
 import contextlib
+import json
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -39,6 +40,12 @@ def guarded_protocol(header_timeout: float):
             if waiting and not self.transport.is_closing():
                 self.transport.close()
 
+        def __init__(self, config, *args, **kwargs):
+            super().__init__(config, *args, **kwargs)
+            self._cap, self.limit_concurrency = self.limit_concurrency, None
+            if self._cap is not None:
+                self.app = _capped(self.app, self._cap, self.connections, self.tasks)
+
         def connection_made(self, transport):
             super().connection_made(transport)
             self._arm()
@@ -58,6 +65,22 @@ def guarded_protocol(header_timeout: float):
             super().connection_lost(exc)
 
     return GuardedH11
+
+
+def _capped(app, cap: int, connections, tasks):
+    """uvicorn's ``limit_concurrency`` answered with the API's JSON error body instead of plain text."""
+    body = json.dumps({"error": {"code": 503, "message": f"the server is at its limit of {cap} connections; "
+                                 "retry in 1 s", "field": None}}).encode()
+
+    async def capped(scope, receive, send):
+        if scope["type"] == "http" and (len(connections) >= cap or len(tasks) > cap):
+            await send({"type": "http.response.start", "status": 503,
+                        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                    (b"retry-after", b"1"), (b"connection", b"close")]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await app(scope, receive, send)
+    return capped
 
 
 class GracefulServer(uvicorn.Server):
