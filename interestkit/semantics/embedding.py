@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from .. import hooks
+from .. import hooks, quiet
 from ..errors import ConfigError
 
 EMBEDDERS = ("auto", "minilm", "glove")
@@ -93,6 +93,7 @@ def minilm_embedder() -> Embedder:
     encoders = hooks.collect("encoder")
     if "minilm" not in encoders:
         raise ConfigError("embedder 'minilm' needs the minilm plugin (pip install interestkit-minilm)")
+    quiet.prepare()
     model = encoders["minilm"].cls().build()
 
     def encode(texts):
