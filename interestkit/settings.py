@@ -25,6 +25,14 @@ STRICT_PLUGINS_ENV = "INTERESTKIT_STRICT_PLUGINS"
 MEDIA_ROOT_ENV = "INTERESTKIT_MEDIA_ROOT"
 DEBUG_ENV = "INTERESTKIT_DEBUG"
 
+#: what a refused image path names as its fix, by who can widen the policy (never the request)
+SERVED_MODEL_MEDIA_HINT = (f"whoever starts the process that serves the model can set {MEDIA_ROOT_ENV} to the "
+                           "photos' folder to accept paths under it")
+HYBRID_MEDIA_HINT = (f"whoever starts the process can accept paths under a folder: {MEDIA_ROOT_ENV} for a served "
+                     "model, --media-root for 'interestkit serve', or 'interestkit models build-hybrid --media-root "
+                     "DIR' (--allow-outside-paths: any path)")
+SERVE_MEDIA_HINT = "paths are relative to the --media-root 'interestkit serve' was started with"
+
 DEFAULT_REGISTRY = "registry"
 DEFAULT_CACHE = "~/.cache/interestkit/features"
 DEFAULT_WHEEL_CACHE = "~/.cache/interestkit/wheels"
