@@ -18,9 +18,11 @@ library code calls :func:`tensorflow` before it first needs TensorFlow. With ``-
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.abc
 import importlib.util
+import io
 import logging
 import os
 import sys
@@ -64,6 +66,22 @@ def prepare() -> None:
             logger.setLevel(logging.ERROR)
     if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _QuietFinder())
+
+
+@contextlib.contextmanager
+def chatter():
+    """Python-level stderr chatter (MLflow's ``Successfully registered model ...`` and
+    ``Created version ...`` prints) held back, and shown only on an error or in debug mode."""
+    if debug():
+        yield
+        return
+    held = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(held):
+            yield
+    except BaseException:
+        sys.stderr.write(held.getvalue())
+        raise
 
 
 def tensorflow():

@@ -18,7 +18,8 @@ from interestkit.testing.synthetic import make_workspace
 #: what must never reach the terminal in normal use
 NOISE = re.compile(r"absl::InitializeLog|cudart_stub|cuda_platform|cuInit|cpu_feature_guard|"
                    r"Could not find cuda drivers|^[IWE]\d{4} \d\d:\d\d|INFO mlflow|INFO alembic|"
-                   r"Creating initial MLflow database tables|WARNING:absl", re.MULTILINE)
+                   r"Creating initial MLflow database tables|WARNING:absl|Successfully registered model|"
+                   r"Created version '", re.MULTILINE)
 QUIET_VARS = ("TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY", "MLFLOW_LOGGING_LEVEL", "KERAS_BACKEND",
               "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
 

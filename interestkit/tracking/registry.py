@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 
+from .. import quiet
 from ..errors import ModelError
 from .store import configure, default_artifact_root, tracking_uri
 
@@ -78,7 +79,8 @@ def register(model_uri: str, name: str, tags: dict, description: str) -> tuple[i
     import mlflow
     from mlflow import MlflowClient
 
-    version = mlflow.register_model(model_uri, name, tags={k: str(v) for k, v in tags.items()})
+    with quiet.chatter():  # MLflow prints its own "Created version N" lines; the caller reports the version
+        version = mlflow.register_model(model_uri, name, tags={k: str(v) for k, v in tags.items()})
     client = MlflowClient()
     client.update_model_version(name, version.version, description=description)
     model = client.get_registered_model(name)
