@@ -43,6 +43,7 @@ def test_importing_interestkit_changes_no_environment_variable(tmp_path):
     assert json.loads(out.stdout.strip().splitlines()[-1]) == {}
 
 
+@pytest.mark.slow  # imports TensorFlow in three fresh processes
 def test_quiet_import_of_tensorflow_and_debug_shows_the_lines(tmp_path):
     code = "from interestkit import quiet; tf = quiet.tensorflow(); print(int(tf.constant(2) + 1))"
     out = _python(code, _env(tmp_path))
