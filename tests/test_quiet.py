@@ -88,3 +88,24 @@ def test_train_predict_and_rank_print_no_start_up_noise(tmp_path):
         noise = NOISE.findall(out.stderr)
         assert not noise, f"{name} printed start-up noise {noise}:\n{out.stderr[-2000:]}"
         assert out.stdout.strip(), f"{name} printed no result"
+
+
+def test_debug_flag_reaches_library_code_and_is_undone_after_the_command(monkeypatch):
+    import click
+    from click.testing import CliRunner
+
+    from interestkit import quiet
+    from interestkit.cli import cli
+
+    monkeypatch.delenv("INTERESTKIT_DEBUG", raising=False)
+    seen = []
+
+    @click.command("probe-debug")
+    def probe():
+        seen.append(quiet.debug())
+
+    monkeypatch.setitem(cli.commands, "probe-debug", probe)
+    assert CliRunner().invoke(cli, ["--debug", "probe-debug"]).exit_code == 0
+    assert CliRunner().invoke(cli, ["probe-debug"]).exit_code == 0
+    assert seen == [True, False]
+    assert "INTERESTKIT_DEBUG" not in os.environ
