@@ -9,7 +9,7 @@
 | ``INTERESTKIT_PLUGINS`` | allow-list of third-party plugins; set but empty: built-ins only |
 | ``INTERESTKIT_STRICT_PLUGINS=1`` | a broken plugin is an error, not a warning |
 | ``INTERESTKIT_MEDIA_ROOT`` | media root of a served model (set by whoever starts the process) |
-| ``INTERESTKIT_DEBUG=1`` | the CLI prints tracebacks of unexpected errors |
+| ``INTERESTKIT_DEBUG=1`` | the CLI prints tracebacks of unexpected errors, and TensorFlow's and MLflow's start-up lines (``interestkit.quiet``) |
 """
 
 from __future__ import annotations
