@@ -101,8 +101,7 @@ def _serve_hint(s) -> str:
     if s["champion"]:
         return (f"MLflow run {s['run_id']}; it is the champion, so 'interestkit serve' serves it "
                 f"(or 'mlflow models serve -m {uri} --env-manager local')")
-    champion = tracking.champion_version(s["name"])
+    champion = s["champion_version"]
     return (f"MLflow run {s['run_id']}; it is not the champion (version {champion} is), so 'interestkit serve' "
-            f"keeps serving version {champion}: make it the champion with "
-            f"'{tracking.promote_command(s['name'], s['version'])}', or serve it as it is with "
-            f"'interestkit serve --model {uri}'")
+            f"keeps serving version {champion}: make it the champion with '{s['promote_command']}', "
+            f"or serve it as it is with 'interestkit serve --model {uri}'")
