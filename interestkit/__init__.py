@@ -1,21 +1,16 @@
 """interestkit: learn social-media users' interests from their posts' photos and captions.
 
-Importing this package is cheap: TensorFlow and MLflow load only when a model is built,
-trained or tracked.
+Importing this package is cheap and changes nothing outside it (no environment variables):
+TensorFlow and MLflow load only when a model is built, trained or tracked, quietly
+(``interestkit.quiet``).
 """
-
-import os
-
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow start-up chatter off
-os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 __version__ = "0.1.0"
 
-from .errors import ConfigError, DataError, InterestkitError, ModelError, PluginError  # noqa: E402
-from .hooks.specs import hookimpl  # noqa: E402
-from .interfaces import Classifier, Encoder, Fusion  # noqa: E402
-from .options import Option  # noqa: E402
+from .errors import ConfigError, DataError, InterestkitError, ModelError, PluginError
+from .hooks.specs import hookimpl
+from .interfaces import Classifier, Encoder, Fusion
+from .options import Option
 
 __all__ = [
     "Classifier", "ConfigError", "DataError", "Encoder", "Fusion", "InterestkitError",

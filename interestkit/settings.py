@@ -9,7 +9,7 @@
 | ``INTERESTKIT_PLUGINS`` | allow-list of third-party plugins; set but empty: built-ins only |
 | ``INTERESTKIT_STRICT_PLUGINS=1`` | a broken plugin is an error, not a warning |
 | ``INTERESTKIT_MEDIA_ROOT`` | media root of a served model (set by whoever starts the process) |
-| ``INTERESTKIT_DEBUG=1`` | the CLI prints tracebacks of unexpected errors |
+| ``INTERESTKIT_DEBUG=1`` | the CLI prints tracebacks of unexpected errors, and TensorFlow's and MLflow's start-up lines (``interestkit.quiet``) |
 """
 
 from __future__ import annotations
@@ -24,6 +24,14 @@ PLUGINS_ENV = "INTERESTKIT_PLUGINS"
 STRICT_PLUGINS_ENV = "INTERESTKIT_STRICT_PLUGINS"
 MEDIA_ROOT_ENV = "INTERESTKIT_MEDIA_ROOT"
 DEBUG_ENV = "INTERESTKIT_DEBUG"
+
+#: what a refused image path names as its fix, by who can widen the policy (never the request)
+SERVED_MODEL_MEDIA_HINT = (f"whoever starts the process that serves the model can set {MEDIA_ROOT_ENV} to the "
+                           "photos' folder to accept paths under it")
+HYBRID_MEDIA_HINT = (f"whoever starts the process can accept paths under a folder: {MEDIA_ROOT_ENV} for a served "
+                     "model, --media-root for 'interestkit serve', or 'interestkit models build-hybrid --media-root "
+                     "DIR' (--allow-outside-paths: any path)")
+SERVE_MEDIA_HINT = "paths are relative to the --media-root 'interestkit serve' was started with"
 
 DEFAULT_REGISTRY = "registry"
 DEFAULT_CACHE = "~/.cache/interestkit/features"

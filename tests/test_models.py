@@ -77,3 +77,36 @@ def test_ui_command_binds_loopback_on_the_store(isolated_store):
     assert command[command.index("--host") + 1] == "127.0.0.1"
     assert command[command.index("--port") + 1] == "5123"
     assert str(isolated_store / "mlflow.db") in command[command.index("--backend-store-uri") + 1]
+
+
+def test_build_hybrid_hint_is_the_exact_promote_command_and_it_works(tmp_path):
+    """A second hybrid is not the champion: the hint says so, and the command it names promotes it."""
+    import re
+    import shlex
+
+    from support import register_fakes, small_workspace
+
+    small_workspace(tmp_path / "ws", users=2)
+    register_fakes()
+    first = invoke("models", "build-hybrid")
+    assert first.exit_code == 0, first.output
+    assert "it is the champion, so 'interestkit serve' serves it" in first.output
+    second = invoke("models", "build-hybrid", "--fusion", "rank_vote")
+    assert second.exit_code == 0, second.output
+    assert "version 2" in second.output and "(alias champion)" not in second.output
+    assert "it is not the champion (version 1 is)" in second.output
+    assert "'interestkit serve --model models:/interestkit-hybrid/2'" in second.output
+    command = re.search(r"'(interestkit models promote [^']+)'", second.output).group(1)
+    assert command == "interestkit models promote --model hybrid --version 2"
+    promoted = invoke(*shlex.split(command)[1:])
+    assert promoted.exit_code == 0, promoted.output
+    assert "interestkit-hybrid: champion version 1 -> version 2" in promoted.output
+    back = invoke("models", "promote", "--modality", "hybrid", "--version", "1")  # the old flag still works
+    assert back.exit_code == 0 and back.output.strip().endswith("-> version 1")
+    newest = invoke("models", "promote", "--model", "hybrid")  # no metric: the newest version
+    assert newest.exit_code == 0 and "-> version 2 (the newest)" in newest.output, newest.output
+
+
+def test_promote_needs_a_model(isolated_store):
+    result = invoke("models", "promote")
+    assert result.exit_code == 64 and "give --model text, image or hybrid" in result.output

@@ -41,3 +41,16 @@ def test_each_line_parses(line):
     assert result.exit_code == 0, result.output
     for option in re.findall(r"(?<!\S)(--[a-z][a-z-]*)", line):
         assert option in result.output, f"{line!r}: {option} is not an option of {' '.join(command_path)}"
+
+
+DURATION = re.compile(r"\b\d+(\.\d+)?\s*(min|minutes?|s|seconds?)\b|about a minute|under (ten|a) minutes?")
+
+
+def test_every_time_the_readme_states_comes_with_the_command_that_measures_it():
+    """A duration in the README's prose is measured: its paragraph names the `time ...` command."""
+    text = README.read_text(encoding="utf-8")
+    prose = re.sub(r"```.*?```", "", text, flags=re.S)
+    paragraphs = [p for p in re.split(r"\n\s*\n", prose) if DURATION.search(p)]
+    assert paragraphs, "the README states no time at all"
+    for paragraph in paragraphs:
+        assert re.search(r"`time [^`]+`", paragraph), f"a time without the command that measures it: {paragraph!r}"

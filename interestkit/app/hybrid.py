@@ -28,6 +28,9 @@ def build_hybrid(fusion=DEFAULT_FUSION, fusion_weights=None, ads_path=None, text
     media = MediaPolicy(media_root, allow_outside)
     pipeline = build_pipeline(uris, ranking_options, spec, ads, media, log=log)
     summary = tracking.log_hybrid(pipeline)
+    name, version = summary["name"], summary["version"]
     summary.update(fusion=spec.name, ads=len(pipeline.ads), versions=dict(pipeline.provenance),
-                   options=pipeline.describe())
+                   options=pipeline.describe(),  # 'serve' serves the champion: say which it is, and how to move it
+                   champion_version=version if summary["champion"] else tracking.champion_version(name),
+                   promote_command=tracking.promote_command(name, version))
     return summary

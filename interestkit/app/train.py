@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from .. import hooks, tracking
+from .. import hooks, quiet, tracking
 from ..data.datasets import check_images, detect_modality, load_dataset
 from ..errors import PluginError
 from ..modeling import config as config_mod
@@ -39,6 +39,7 @@ def run_training(data, plugin=None, config_path=None, overrides=None, log=print,
     Everything is checked before the run opens: the config, and the data as it will be
     used (photos decoded, every label with at least 2 usable items)."""
     resolved = resolved or resolve_training(plugin, config_path, overrides, flag_names)
+    quiet.prepare()  # before a plugin first imports TensorFlow
     info, encoder, classifier = build_plugins(resolved)
     head_info = hooks.get("classifier", resolved["classifier"]["name"])
     modality = detect_modality(data)

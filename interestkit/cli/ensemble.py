@@ -23,5 +23,5 @@ def ensemble(models_text, weights_text, registered_model):
                f"{len(summary['members'])} {summary['modality']} models")
     click.echo(summary["uri"])
     if not summary["champion"]:
-        click.echo(f"make it the champion with: interestkit models promote --modality {summary['modality']} "
+        click.echo(f"make it the champion with: interestkit models promote --model {summary['modality']} "
                    f"--version {summary['version']}")

@@ -16,7 +16,7 @@ import threading
 
 import click
 
-from .. import __version__, hooks
+from .. import __version__, hooks, quiet
 from ..errors import InterestkitError
 from ..settings import DEBUG_ENV, STRICT_PLUGINS_ENV, env_flag
 from . import assess, batch, demo, ensemble, evaluate, failures, models, plugins, predict, ranking, serve, taxonomy, train, zeroshot
@@ -81,7 +81,8 @@ def _usage(error: click.UsageError) -> click.UsageError:
 @click.version_option(__version__, prog_name="interestkit")
 @click.option("--strict-plugins", is_flag=True,
               help=f"Fail when a plugin cannot be loaded, instead of warning and skipping it ({STRICT_PLUGINS_ENV}=1).")
-@click.option("--debug", is_flag=True, help=f"Print the traceback of an error ({DEBUG_ENV}=1).")
+@click.option("--debug", is_flag=True,
+              help=f"Print the traceback of an error, and TensorFlow's and MLflow's start-up lines ({DEBUG_ENV}=1).")
 @click.pass_context
 def cli(ctx, strict_plugins, debug):
     """Learn users' interests from their posts' photos and captions.
@@ -89,6 +90,10 @@ def cli(ctx, strict_plugins, debug):
     Train models with plugins, track and register them in MLflow, rank users'
     interests and recommend ads. Start with 'interestkit demo'.
     """
+    if debug and not env_flag(DEBUG_ENV):  # library code shows TensorFlow's and MLflow's lines too
+        ctx.call_on_close(lambda: _restore_env(DEBUG_ENV, None))
+        os.environ[DEBUG_ENV] = "1"
+    quiet.start()
     if strict_plugins:
         _strict_plugins(ctx)
     if hooks.strict_mode() and ctx.invoked_subcommand != "plugins":  # 'plugins' lists everything first
@@ -144,7 +149,11 @@ def _register_plugin_commands():
 
 
 def main(argv=None):
-    if "--strict-plugins" in _global_options(sys.argv[1:] if argv is None else argv):
+    options = _global_options(sys.argv[1:] if argv is None else argv)
+    if "--debug" in options:
+        os.environ[DEBUG_ENV] = "1"
+    quiet.start()  # before anything loads TensorFlow or MLflow
+    if "--strict-plugins" in options:
         os.environ[STRICT_PLUGINS_ENV] = "1"  # before plugins load for their commands
     _register_plugin_commands()
     return cli.main(args=argv, prog_name="interestkit")

@@ -14,6 +14,7 @@ from .options import SCORING, fusion_options, model_options, ranking_flags
 from .output import echo_err, print_table
 
 METRIC_COLUMNS = ("val_accuracy", "val_top5_accuracy", "val_loss")
+PROMOTABLE = ("text", "image", "hybrid")
 
 
 @click.group()
@@ -40,17 +41,24 @@ def models_list(fmt):
 
 
 @models.command("promote")
-@click.option("--modality", type=click.Choice(["text", "image"]), required=True)
-@click.option("--metric", default="val_accuracy", show_default=True, help="Pick the best version by this run metric.")
+@click.option("--model", "--modality", "kind", type=click.Choice(PROMOTABLE),
+              help="Which model: interestkit-text, interestkit-image or interestkit-hybrid (--modality is an alias).")
+@click.option("--metric", default=None,
+              help="Pick the best version by this run metric (default: val_accuracy; a hybrid: the newest version).")
 @click.option("--version", type=click.IntRange(min=1), help="Promote this version instead of the best.")
-@click.option("--registered-model", help="Registered model name (default interestkit-<modality>).")
-def models_promote(modality, metric, version, registered_model):
-    """Move the 'champion' alias to the best (or a given) version."""
-    name = registered_model or tracking.registered_name(modality)
+@click.option("--registered-model", help="Registered model name (default interestkit-<model>).")
+def models_promote(kind, metric, version, registered_model):
+    """Move the 'champion' alias to the best (or a given) version; the one 'serve', 'rank' and the rest use."""
+    if not (kind or registered_model):
+        raise click.UsageError("which model? give --model text, image or hybrid (or --registered-model NAME)")
+    name = registered_model or tracking.registered_name(kind)
+    if metric is None and name != tracking.HYBRID_NAME:
+        metric = "val_accuracy"
     result = tracking.promote(name, metric=metric, version=version)
     before = f"version {result['previous']}" if result["previous"] else "none"
     value = f" ({metric} {result['value']:.4f})" if result["value"] is not None else ""
-    click.echo(f"{name}: champion {before} -> version {result['new']}{value}")
+    newest = " (the newest)" if metric is None and version is None else ""
+    click.echo(f"{name}: champion {before} -> version {result['new']}{newest}{value}")
 
 
 @click.command()
@@ -81,5 +89,16 @@ def build_hybrid_command(fusion, fusion_weights, ads_path, text_model, image_mod
     alias = " (alias champion)" if s["champion"] else ""
     pinned = ", ".join(f"{m} {v.get('name', v.get('uri'))} v{v.get('version', '-')}" for m, v in s["versions"].items())
     click.echo(f"registered {s['name']} version {s['version']}{alias}: fusion {s['fusion']}, {s['ads']} ads, {pinned}")
-    click.echo(f"MLflow run {s['run_id']}; serve it with 'interestkit serve' or "
-               f"'mlflow models serve -m models:/{s['name']}/{s['version']} --env-manager local'")
+    click.echo(_serve_hint(s))
+
+
+def _serve_hint(s) -> str:
+    """How to serve the version just built: 'interestkit serve' serves the champion only."""
+    uri = f"models:/{s['name']}/{s['version']}"
+    if s["champion"]:
+        return (f"MLflow run {s['run_id']}; it is the champion, so 'interestkit serve' serves it "
+                f"(or 'mlflow models serve -m {uri} --env-manager local')")
+    champion = s["champion_version"]
+    return (f"MLflow run {s['run_id']}; it is not the champion (version {champion} is), so 'interestkit serve' "
+            f"keeps serving version {champion}: make it the champion with '{s['promote_command']}', "
+            f"or serve it as it is with 'interestkit serve --model {uri}'")

@@ -24,7 +24,7 @@ def _loader(model_uri, media_root, window):
         pipeline, info = tracking.load_hybrid(model_uri, cache=FeatureCache())
         changes = {}
         if media_root:
-            changes["media"] = MediaPolicy(media_root)
+            changes["media"] = MediaPolicy(media_root, hint=settings.SERVE_MEDIA_HINT)
         if window:
             changes["options"] = {"last": window}
         return (pipeline.replace(**changes) if changes else pipeline), info

@@ -37,7 +37,7 @@ def zero_shot_command(taxonomy_file, examples, data, per_interest, seed, modalit
     No training: interests are compared with captions through their descriptions and
     keywords (zero-shot), or through a few labelled examples each (few-shot). The new
     versions take the 'champion' alias only when there is none; promote them with
-    'interestkit models promote --modality text --version N'.
+    'interestkit models promote --model text --version N'.
     """
     with progress_to_stderr():
         summaries = zero_shot(taxonomy_file, examples + data, modality, kind, per_interest, seed, text_encoder,

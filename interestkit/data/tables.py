@@ -7,6 +7,7 @@ where it starts, and says what was expected.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from pathlib import Path
@@ -30,12 +31,49 @@ def decode_text(path: Path) -> str:
         raise DataError(f"{path}:{line}: not valid UTF-8 (byte 0x{raw[error.start]:02x}); save the file as UTF-8") from None
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, key, line: int, first: int):
+        super().__init__(key)
+        self.key, self.line, self.first = key, line, first
+
+
+@functools.lru_cache(maxsize=1)
+def _unique_key_loader():
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error
+    (plain YAML keeps the last value silently)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            if isinstance(node, yaml.MappingNode):
+                seen: dict = {}
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":  # '<<: *anchor' may repeat keys on purpose
+                        continue
+                    key = self.construct_object(key_node, deep=True)
+                    line = key_node.start_mark.line + 1
+                    try:
+                        if key in seen:
+                            raise _DuplicateKey(key, line, seen[key])
+                        seen[key] = line
+                    except TypeError:  # an unhashable key: the base class says so
+                        continue
+            return super().construct_mapping(node, deep)
+
+    return UniqueKeyLoader
+
+
 def parse_yaml(text: str, path, error=DataError):
-    """YAML text of ``path`` as Python data; a syntax error names the file and its line."""
+    """YAML text of ``path`` as Python data; a syntax error, or a key given twice in one
+    mapping, names the file and its line."""
     import yaml
 
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_unique_key_loader())  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as twice:
+        again = "on the same line" if twice.line == twice.first else f"first on line {twice.first}"
+        raise error(f"{path}:{twice.line}: key {twice.key!r} appears twice in the same mapping ({again}); "
+                    f"keep one") from None
     except yaml.YAMLError as problem:
         mark = getattr(problem, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import quiet
 from ..atomic import atomic_folder
 from ..data import text as text_utils
 from ..data.augment import View
@@ -47,6 +48,7 @@ FORMATS = {
 
 
 def _keras():
+    quiet.prepare()
     import keras
 
     return keras

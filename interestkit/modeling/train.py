@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import quiet
 from ..data.augment import View
 from ..data.datasets import Dataset
 from ..data.images import load_images
@@ -97,6 +98,7 @@ def _extend(history, more):
 
 def train(encoder, classifier, dataset: Dataset, options: dict, on_epoch=None, cache=None, log=print) -> TrainResult:
     """Train ``encoder`` + ``classifier`` on ``dataset`` with the resolved training ``options``."""
+    quiet.prepare()
     import keras
 
     options = {**TRAINING_DEFAULTS, **options}  # callers that predate an option get its default

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .. import __version__, hooks
+from .. import __version__, hooks, settings
 from ..atomic import atomic_folder
 from ..data.paths import MediaPolicy
 from ..errors import ModelError, PluginError
@@ -68,7 +68,8 @@ def load_bundle(directory, media: MediaPolicy | None = None, cache=None) -> Rank
     models = {m: load_model(directory / m) for m in spec["modalities"]}
     saved_media = spec.get("media") or {}
     if media is None:
-        media = MediaPolicy(saved_media.get("media_root"), bool(saved_media.get("allow_outside")))
+        media = MediaPolicy(saved_media.get("media_root"), bool(saved_media.get("allow_outside")),
+                            settings.HYBRID_MEDIA_HINT)
     fusion = spec["fusion"]
     return RankingPipeline(models, FusionSpec(fusion["name"], fusion.get("params") or {}, fusion.get("source", "")),
                            RankingOptions.from_dict(spec["options"], f"{directory / SPEC_FILE}: options"),

@@ -14,6 +14,7 @@ from .registry import (
     list_models,
     parse_model_uri,
     promote,
+    promote_command,
     registered_name,
     ui_command,
 )
@@ -34,5 +35,5 @@ __all__ = [
     "CHAMPION", "EVALUATION_EXPERIMENT", "HYBRID_NAME", "alias_version", "champion_version", "comparison_run",
     "configure", "describe_uri", "experiment_id", "find_finished_run", "list_models", "load_fusion_document",
     "load_hybrid", "load_interest_model", "log_assessment", "log_comparison", "log_evaluation", "log_fusion_fit", "log_hybrid",
-    "log_summary_run", "model_labels", "parse_model_uri", "promote", "register_interest_model", "registered_name", "training_run", "tracking_uri", "ui_command",
+    "log_summary_run", "model_labels", "parse_model_uri", "promote", "promote_command", "register_interest_model", "registered_name", "training_run", "tracking_uri", "ui_command",
 ]

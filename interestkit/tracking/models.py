@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
+from ..data.tables import parse_yaml
 from ..errors import DataError, InterestkitError, ModelError
 from ..hooks.requirements import model_needs
 from ..modeling.model import load_model, read_meta
@@ -245,10 +246,10 @@ def _read_fusion_file(path: Path):
     try:
         text = path.read_text(encoding="utf-8")
         if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            return yaml.safe_load(text)
+            return parse_yaml(text, path)
         return json.loads(text)
+    except DataError:
+        raise
     except Exception as error:  # unreadable, not UTF-8, invalid JSON or YAML
         raise DataError(f"{path}: cannot read fusion parameters ({' '.join(str(error).split())})") from None
 

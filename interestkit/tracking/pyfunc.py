@@ -55,7 +55,7 @@ class InterestPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
         folder = context.artifacts["model"]
         self.model = _cached_model(folder) if settings.env_flag(REUSE_ENV) else load_model(folder)
-        self.media = MediaPolicy(settings.media_root_from_env())
+        self.media = MediaPolicy(settings.media_root_from_env(), hint=settings.SERVED_MODEL_MEDIA_HINT)
 
     def predict(self, context, model_input: pd.DataFrame, params=None):
         model = self.model
@@ -123,7 +123,7 @@ class HybridPyfunc(mlflow.pyfunc.PythonModel):
         folder = context.artifacts["hybrid"]
         saved = read_spec(folder).get("media") or {}
         root = settings.media_root_from_env() or saved.get("media_root")
-        media = MediaPolicy(root, bool(saved.get("allow_outside")))
+        media = MediaPolicy(root, bool(saved.get("allow_outside")), settings.HYBRID_MEDIA_HINT)
         self.pipeline = load_bundle(folder, media=media, cache=FeatureCache())
 
     def predict(self, context, model_input: pd.DataFrame, params=None):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 
+from .. import quiet
 from ..errors import ModelError
 from .store import configure, default_artifact_root, tracking_uri
 
@@ -78,7 +79,8 @@ def register(model_uri: str, name: str, tags: dict, description: str) -> tuple[i
     import mlflow
     from mlflow import MlflowClient
 
-    version = mlflow.register_model(model_uri, name, tags={k: str(v) for k, v in tags.items()})
+    with quiet.chatter():  # MLflow prints its own "Created version N" lines; the caller reports the version
+        version = mlflow.register_model(model_uri, name, tags={k: str(v) for k, v in tags.items()})
     client = MlflowClient()
     client.update_model_version(name, version.version, description=description)
     model = client.get_registered_model(name)
@@ -152,8 +154,10 @@ def list_models(prefix="interestkit-") -> list[dict]:
     return sorted(rows, key=lambda r: (r["name"], r["version"]))
 
 
-def promote(name: str, metric: str = "val_accuracy", version: int | None = None) -> dict:
-    """Point ``champion`` at ``version``, or at the best version by ``metric``.
+def promote(name: str, metric: str | None = "val_accuracy", version: int | None = None) -> dict:
+    """Point ``champion`` at ``version``, at the best version by ``metric``, or (``metric``
+    None) at the newest version: a hybrid has no validation metric, and its newest version
+    pins the current champions.
 
     Higher is better, except for metrics whose name contains 'loss'; ties go to the newer
     version. Returns {previous, new, metric, value}.
@@ -170,6 +174,8 @@ def promote(name: str, metric: str = "val_accuracy", version: int | None = None)
         if chosen is None:
             have = ", ".join(str(r["version"]) for r in rows)
             raise ModelError(f"{name} has no version {version} (versions: {have})")
+    elif metric is None:
+        chosen = max(rows, key=lambda r: r["version"])
     else:
         scored = [r for r in rows if metric in r["metrics"]]
         if not scored:
@@ -179,7 +185,14 @@ def promote(name: str, metric: str = "val_accuracy", version: int | None = None)
         chosen = max(scored, key=lambda r: (sign * r["metrics"][metric], r["version"]))
     MlflowClient().set_registered_model_alias(name, CHAMPION, str(chosen["version"]))
     return {"name": name, "previous": previous, "new": chosen["version"], "metric": metric,
-            "value": chosen["metrics"].get(metric)}
+            "value": chosen["metrics"].get(metric) if metric else None}
+
+
+def promote_command(name: str, version: int) -> str:
+    """The command that makes ``version`` of ``name`` the champion."""
+    kind = name[len("interestkit-"):] if name in MODEL_DESCRIPTIONS else None
+    which = f"--model {kind}" if kind else f"--registered-model {name}"
+    return f"interestkit models promote {which} --version {version}"
 
 
 def ui_command(port: int, host: str = "127.0.0.1") -> list[str]:

@@ -17,6 +17,7 @@ import logging
 import os
 from pathlib import Path
 
+from .. import quiet
 from ..errors import DataError, ModelError
 from ..settings import REGISTRY_ENV, store_dir
 
@@ -57,6 +58,7 @@ def _lock_path(uri: str) -> Path | None:
 
 def configure() -> str:
     """Point MLflow at the store and make sure it is usable; returns its URI."""
+    quiet.prepare()  # before MLflow first loads: its INFO lines off
     import mlflow
 
     uri = tracking_uri()
