@@ -15,6 +15,7 @@ import click
 
 from ..app.ranking import prepare
 from ..ranking.order import MODES
+from .adtech import openrtb_lines, segment_options, segment_settings
 from .options import fusion_options, pipeline_options, ranking_options
 from .output import echo_err, table_text
 
@@ -46,9 +47,12 @@ def print_warnings(users):
               help="Rank by captions, photos, or both fused.")
 @fusion_options
 @ranking_options
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "openrtb"]), default="table",
+              show_default=True, help="openrtb: one OpenRTB 2.6 User object per line (IAB Audience Taxonomy segments).")
+@segment_options
 def rank(posts_path, top_k, mode, fusion, fusion_weights, fmt, **values):
     """Rank each user's interests from their posts' captions and photos."""
+    segments, rules = segment_settings(values)
     prepared = prepare(posts_path, text_model=values["text_model"], image_model=values["image_model"], mode=mode,
                        fusion=fusion, fusion_weights=fusion_weights, options=pipeline_options(values, top_k=top_k),
                        media_root=values["media_root"], allow_outside=values["allow_outside_paths"], log=echo_err)
@@ -56,6 +60,9 @@ def rank(posts_path, top_k, mode, fusion, fusion_weights, fmt, **values):
     used = prepared.pipeline.fusion.name if mode == "fused" else None
     if used:
         echo_err(f"fused with {fusion_note(prepared.pipeline)}")
+    if fmt == "openrtb":
+        click.echo(openrtb_lines(users, segments, rules), nl=False)
+        return
     click.echo(format_rankings(users, fmt, used), nl=fmt != "csv")
     if fmt == "table":
         print_warnings(users)
