@@ -48,7 +48,8 @@ def test_min_score_max_segments_provider_and_shared_segments():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"min_score": 1.5}, "min-score must be between 0 and 1, got 1.5"),
+    ({"min_score": -0.5}, "min-score must be a finite number of at least 0, got -0.5"),
+    ({"min_score": float("nan")}, "min-score must be a finite number of at least 0, got nan"),
     ({"max_segments": 0}, "max-segments must be between 1 and 1000, got 0"),
     ({"provider": " "}, "provider must be a non-empty name"),
 ])

@@ -18,6 +18,7 @@ Each segment's ``value`` is the interest's score as text with 4 decimals.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..errors import ConfigError
@@ -38,8 +39,8 @@ class SegmentRules:
     def __post_init__(self):
         if not isinstance(self.provider, str) or not self.provider.strip() or len(self.provider) > 200:
             raise ConfigError(f"provider must be a non-empty name of at most 200 characters, got {self.provider!r}")
-        if not 0.0 <= float(self.min_score) <= 1.0:
-            raise ConfigError(f"min-score must be between 0 and 1, got {self.min_score}")
+        if not isinstance(self.min_score, (int, float)) or not 0.0 <= float(self.min_score) < math.inf:
+            raise ConfigError(f"min-score must be a finite number of at least 0, got {self.min_score!r}")
         if not isinstance(self.max_segments, int) or not 1 <= self.max_segments <= MAX_SEGMENTS:
             raise ConfigError(f"max-segments must be between 1 and {MAX_SEGMENTS}, got {self.max_segments!r}")
 

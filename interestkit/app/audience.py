@@ -11,6 +11,7 @@ session, for datasets larger than one machine's memory or on object stores.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -74,8 +75,8 @@ def _check(interest, min_score, top, engine):
         raise ConfigError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if not isinstance(interest, str) or not interest.strip() or len(interest) > 200:
         raise ConfigError(f"--interest must be an interest name (at most 200 characters), got {interest!r}")
-    if not 0.0 <= float(min_score) <= 1.0:
-        raise ConfigError(f"--min-score must be between 0 and 1, got {min_score}")
+    if not isinstance(min_score, (int, float)) or not 0.0 <= float(min_score) < math.inf:
+        raise ConfigError(f"--min-score must be a finite number of at least 0, got {min_score!r}")
     if top is not None and not 1 <= int(top) <= MAX_TOP:
         raise ConfigError(f"--top must be between 1 and {MAX_TOP}, got {top}")
 

@@ -18,7 +18,7 @@ def segment_options(function):
                      help="Taxonomy file whose iab_audience ids the interests map to (default: the built-in one)."),
         click.option("--provider", default=PROVIDER, show_default=True,
                      help="OpenRTB: the name of the Data object (the data provider)."),
-        click.option("--min-score", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
+        click.option("--min-score", type=click.FloatRange(0.0, None), default=0.0, show_default=True,
                      help="Segments of interests scoring below this are not emitted."),
         click.option("--max-segments", type=click.IntRange(1, 1000), default=20, show_default=True,
                      help="Segments emitted per user, at most."),

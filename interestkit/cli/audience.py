@@ -13,7 +13,7 @@ from .output import echo_err
 @click.option("--rankings", "rankings_path", required=True,
               help="A rankings dataset (Parquet, as 'interestkit batch' writes); with --engine spark, any URI Spark reads.")
 @click.option("--interest", required=True, help="The interest whose users form the audience (e.g. Golf).")
-@click.option("--min-score", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
+@click.option("--min-score", type=click.FloatRange(0.0, None), default=0.0, show_default=True,
               help="Users whose score for the interest is below this are left out.")
 @click.option("--top", type=click.IntRange(1, None), default=None, help="At most N users, the best-scoring first.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True,
