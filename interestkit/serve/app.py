@@ -6,6 +6,7 @@
     GET    /users/{user_id}/recommendations  the same answer (its ads)
     DELETE /users/{user_id}                  every post, score and window of the user
     POST   /rank                             stateless: a whole list of posts -> {"users": [...]}
+    GET    /users/{user_id}/openrtb, POST /users/{user_id}/opt-out, GET /audiences/{interest}: adtech_routes.py
     GET    /health                           the loaded model and every option of its pipeline (no token)
     GET    /metrics                          Prometheus metrics
     GET    /openapi.json, /docs              the API's description
@@ -23,6 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from ..errors import InterestkitError
+from .adtech_routes import add_adtech_routes
 from .middleware import Guard
 from .schemas import ERRORS, Deleted, Health, PostIn, RankAnswer, UserAnswer
 from .security import Limits
@@ -124,5 +126,6 @@ def create_app(service: InterestService, token: str | None = None, limits: Limit
     async def metrics():
         return Response(service.metrics.render(), media_type=service.metrics.content_type)
 
+    add_adtech_routes(app, service)  # /users/{id}/openrtb, /users/{id}/opt-out, /audiences/{interest}
     app.add_middleware(Guard, token=token, limits=limits, metrics=service.metrics)
     return app

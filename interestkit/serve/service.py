@@ -23,6 +23,8 @@ from ..data.images import decode_ahead
 from ..data.posts import Post, parse_created_at, parse_post, recency_key
 from ..errors import DataError
 from ..ranking.scoring import ScoredPosts
+from ..taxonomy import default_taxonomy
+from .audiences import AudienceIndex
 from .batching import MicroBatcher
 from .metrics import Metrics
 from .security import Limits
@@ -61,6 +63,8 @@ class InterestService:
         self.limits = limits or Limits()
         self.metrics = metrics or Metrics()
         self.store = Store(state, pool_size=db_threads)
+        self.audiences = AudienceIndex(self.store)  # users' current interests, by interest; opt-outs
+        self.segments = default_taxonomy().segments  # interest -> IAB Audience Taxonomy segment ids
         self.watch = watch  # () -> the version the served alias points at now, or None
         self.pipeline, self.model_info = loader()
         self.metrics.set_model(self.model_info)
@@ -199,6 +203,8 @@ class InterestService:
 
     async def add_posts(self, user_id, records):
         _check_user(user_id)
+        if await self._in(self.db_pool, self.audiences.opted_out, user_id):
+            raise RequestError(403, f"user {user_id!r} opted out: their posts are not stored", "user_id")
         self.in_flight += 1
         try:
             posts = await self._prepared(records, user_id, self.limits.records)
@@ -223,7 +229,10 @@ class InterestService:
             changed = [r for r in [*new.values(), *fresh] if r["post_id"] in kept]
             return changed, kept, window
 
-        return self._answer(user_id, self.store.update(user_id, change, len(posts)), pipeline)
+        answer = self._answer(user_id, self.store.update(user_id, change, len(posts)), pipeline)
+        if not self.audiences.save(user_id, answer):  # opted out while this update ran: its posts are gone
+            raise RequestError(403, f"user {user_id!r} opted out: their posts are not stored", "user_id")
+        return answer
 
     async def interests(self, user_id):
         _check_user(user_id)
@@ -240,11 +249,16 @@ class InterestService:
                 by_id = {**{r["post_id"]: r for r in rows}, **{r["post_id"]: r for r in fresh}}
                 return fresh, set(by_id), list(by_id.values())
             rows = self.store.update(user_id, change)
+            answer = self._answer(user_id, rows, pipeline)
+            if not self.audiences.save(user_id, answer):  # re-scored: the audience index follows
+                raise RequestError(404, f"user {user_id!r} opted out", "user_id")
+            return answer
         return self._answer(user_id, rows, pipeline)
 
     async def delete_user(self, user_id):
         _check_user(user_id)
         removed = await self._in(self.db_pool, self.store.delete_user, user_id)
+        await self._in(self.db_pool, self.audiences.forget, user_id)
         if removed is None:
             raise RequestError(404, f"user {user_id!r} has no posts", "user_id")
         return {"user_id": user_id, "deleted_posts": removed}
