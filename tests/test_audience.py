@@ -134,3 +134,49 @@ def test_spark_gives_the_same_audience_and_segments(batch_out, tmp_path):
     pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
     result = invoke("audience", "--rankings", batch_out["rankings"], "--interest", "Golff", "--engine", "spark")
     assert result.exit_code != 0 and "--interest 'Golff'" in result.stderr
+
+
+def _with_consent(posts, tmp, value="true"):
+    """The posts with an opted_out column: true on one post of user0001, false or absent elsewhere."""
+    rows = [json.loads(line) for line in posts.read_text().splitlines()]
+    for number, row in enumerate(rows):
+        if row["user_id"] == "user0001" and number % 20 == 3:
+            row["opted_out"] = value
+        elif number % 3 == 0:
+            row["opted_out"] = False
+    path = posts.parent / "consent.jsonl"  # beside the media folder: photo paths resolve from there
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path, rows
+
+
+def test_opted_out_users_are_never_ranked_nor_emitted_locally(batch_out):
+    register_fakes()
+    tmp = batch_out["tmp"]
+    path, rows = _with_consent(batch_out["posts"], tmp)
+    assert any(r.get("opted_out") == "true" for r in rows)
+    result = invoke("batch", "--posts", path, "--out", tmp / "consent-rankings")
+    assert result.exit_code == 0, result.output
+    users = set(pd.read_parquet(tmp / "consent-rankings")["user_id"])
+    assert users == {f"user{k:04d}" for k in range(8)} - {"user0001"}
+    result = invoke("batch", "--posts", path, "--out", tmp / "consent.jsonl", "--format", "openrtb")
+    assert result.exit_code == 0, result.output
+    assert "user0001" not in (tmp / "consent.jsonl").read_text()
+    csv = path.with_suffix(".csv")
+    pd.read_json(path, lines=True, dtype=False).to_csv(csv, index=False)
+    result = invoke("batch", "--posts", csv, "--out", tmp / "consent-csv")
+    assert result.exit_code == 0, result.output
+    assert "user0001" not in set(pd.read_parquet(tmp / "consent-csv")["user_id"])
+    bad, _ = _with_consent(batch_out["posts"], tmp, value="maybe")
+    result = invoke("batch", "--posts", bad, "--out", tmp / "consent-bad")
+    assert result.exit_code != 0 and "consent.jsonl:24: opted_out must be true or false" in result.stderr, result.output
+    assert not (tmp / "consent-bad").exists()
+
+
+def test_opted_out_users_are_never_ranked_on_spark(batch_out, tmp_path):
+    _spark_or_skip()
+    register_fakes()
+    path, _ = _with_consent(batch_out["posts"], tmp_path)
+    result = invoke("batch", "--posts", path, "--out", tmp_path / "spark-consent", "--engine", "spark")
+    assert result.exit_code == 0, result.output
+    users = set(pd.read_parquet(tmp_path / "spark-consent")["user_id"])
+    assert users == {f"user{k:04d}" for k in range(8)} - {"user0001"}

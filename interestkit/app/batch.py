@@ -21,6 +21,7 @@ import uuid
 from pathlib import Path
 
 from .. import spark as engine
+from ..adtech import consent
 from ..atomic import atomic_folder
 from ..data.posts import load_posts, posts_from_records
 from ..errors import ConfigError, DataError
@@ -106,6 +107,7 @@ def write_frame(frame, out: str) -> None:
 def run_local(posts_path, out, uris, options: RankingOptions, fusion, media, log=_quiet, cache: bool = True) -> dict:
     started = time.perf_counter()
     posts = read_posts_table(posts_path, media)
+    posts = consent.without_opted_out(posts, consent.opted_out_users(posts_path))  # never ranked
     log(f"{posts_path}: {len(posts)} posts of {len({p.user_id for p in posts})} users")
     pipeline = ranking.build_pipeline(uris, options, fusion, (), media, cache=cache, log=log)
     users = pipeline.rank(posts, log=log)
@@ -144,6 +146,7 @@ def run_spark(posts_path, out, uris, options: RankingOptions, fusion, media_root
     where = str(posts_path) if is_uri(str(posts_path)) else str(local_path(posts_path).resolve())
     with spark_errors("reading the posts"):
         frame = spark_posts.read_posts(spark, where)
+        frame = consent.spark_without_opted_out(frame, str(posts_path))  # never ranked
     window, counts = engine.prepared_posts(frame, options, str(posts_path))
     log(f"{posts_path}: {counts['posts']} posts of {counts['users']} users")
     with tempfile.TemporaryDirectory(prefix="interestkit-spark-models-") as workdir:
