@@ -172,11 +172,19 @@ def test_opted_out_users_are_never_ranked_nor_emitted_locally(batch_out):
     assert not (tmp / "consent-bad").exists()
 
 
-def test_opted_out_users_are_never_ranked_on_spark(batch_out, tmp_path):
+def test_opted_out_users_are_never_ranked_on_spark_which_gives_the_segments_rank_gives(batch_out, tmp_path):
     _spark_or_skip()
     register_fakes()
     path, _ = _with_consent(batch_out["posts"], tmp_path)
-    result = invoke("batch", "--posts", path, "--out", tmp_path / "spark-consent", "--engine", "spark")
-    assert result.exit_code == 0, result.output
-    users = set(pd.read_parquet(tmp_path / "spark-consent")["user_id"])
-    assert users == {f"user{k:04d}" for k in range(8)} - {"user0001"}
+    lines = {}
+    for engine in ("local", "spark"):
+        out = tmp_path / f"{engine}.jsonl"
+        result = invoke("batch", "--posts", path, "--out", out, "--engine", engine, "--format", "openrtb")
+        assert result.exit_code == 0, result.output
+        lines[engine] = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [u["id"] for u in lines["spark"]] == [f"user{k:04d}" for k in range(8) if k != 1]
+    for local, spark in zip(lines["local"], lines["spark"], strict=True):
+        assert local["id"] == spark["id"]
+        got, want = spark["data"][0]["segment"], local["data"][0]["segment"]
+        assert [s["id"] for s in got] == [s["id"] for s in want], local["id"]
+        assert all(abs(float(a["value"]) - float(b["value"])) <= 1e-4 for a, b in zip(got, want))

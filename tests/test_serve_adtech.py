@@ -1,5 +1,6 @@
 """`serve`'s ad-tech routes on fake models: OpenRTB answers, paginated audiences, deletion and opt-outs."""
 
+import json
 import os
 
 import pytest
@@ -143,3 +144,34 @@ def test_audiences_on_postgresql(tmp_path):
         assert "g0" not in {u["user_id"] for u in client.get("/audiences/Golf").json()["users"]}
     indexes = {i["name"] for i in sa.inspect(engine).get_indexes("serve_interests")}
     assert "serve_interests_audience" in indexes
+
+
+def test_serve_gives_the_segments_rank_gives(tmp_path):
+    """The same posts and models: `rank --format openrtb` and GET /users/{id}/openrtb agree."""
+    from click.testing import CliRunner
+
+    from interestkit.cli import cli
+    from interestkit.ranking.pipeline import RankingPipeline
+    from interestkit.serve.service import InterestService
+    from interestkit.testing import FakeInterestModel
+    from support import LABELS, register_fakes
+
+    register_fakes()  # the champions rank uses; the service gets the same models
+    models = {"text": FakeInterestModel("text", LABELS, keywords={"Golf": ["birdie", "fairway"], "Pets": ["puppy", "dog"]},
+                                        temperature=1.3),
+              "image": FakeInterestModel("image", LABELS[:-1], temperature=1.3)}
+    texts = {"ana": GOLF + ["Travel to the coast."], "ben": ["My puppy and my dog.", "Cooking and golf."],
+             "cho": ["Music all night, music all day."]}
+    records = [{"user_id": u, "post_id": f"{u}-{i}", "text": t} for u, ts in texts.items() for i, t in enumerate(ts)]
+    posts = tmp_path / "posts.jsonl"
+    posts.write_text("".join(json.dumps(r) + "\n" for r in records))
+    ranked = CliRunner().invoke(cli, ["rank", "--posts", str(posts), "--format", "openrtb", "--max-segments", "3"])
+    assert ranked.exit_code == 0, ranked.output
+    expected = {u["id"]: u for u in map(json.loads, ranked.stdout.splitlines())}
+    service = InterestService(lambda: (RankingPipeline(models), {"name": "fake", "version": 1}), tmp_path / "s.db")
+    with TestClient(create_app(service, TOKEN)) as client:
+        client.headers["Authorization"] = f"Bearer {TOKEN}"
+        for user, user_texts in texts.items():
+            post(client, user, user_texts)
+            got = client.get(f"/users/{user}/openrtb", params={"max_segments": 3}).json()
+            assert got == expected[user], user
