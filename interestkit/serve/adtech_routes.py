@@ -17,7 +17,7 @@ import asyncio
 from fastapi import Path, Query
 
 from ..adtech.openrtb import PROVIDER, SegmentRules, user_object
-from .audiences import MAX_CURSOR, MAX_PAGE, CursorError
+from .audiences import MAX_CURSOR, MAX_INTEREST, MAX_PAGE, CursorError
 from .service import USER_ID, RequestError
 
 
@@ -51,7 +51,7 @@ def add_adtech_routes(app, service) -> None:
         return {"user_id": user_id, "opted_out": True, "deleted_posts": removed}
 
     @app.get("/audiences/{interest}")
-    async def audience(interest: str = Path(..., min_length=1, max_length=200),
+    async def audience(interest: str = Path(..., min_length=1, max_length=MAX_INTEREST),
                        min_score: float = Query(0.0, ge=0.0, le=1e9), limit: int = Query(100, ge=1, le=MAX_PAGE),
                        cursor: str | None = Query(None, max_length=MAX_CURSOR)):
         """The users whose current top interests include ``interest`` with at least ``min_score``, best score

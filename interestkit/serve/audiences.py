@@ -30,7 +30,7 @@ from .store import metadata, posts, users
 interests = sa.Table(
     "serve_interests", metadata,
     sa.Column("user_id", sa.String(128), primary_key=True),
-    sa.Column("interest", sa.String(200), primary_key=True),
+    sa.Column("interest", sa.String(200), primary_key=True),  # longer names (rare) are not indexed
     sa.Column("score", sa.Float, nullable=False),
     sa.Column("rank", sa.Integer, nullable=False),
 )
@@ -44,6 +44,7 @@ opt_outs = sa.Table(
 )
 
 MAX_PAGE = 1000
+MAX_INTEREST = 200  # characters of an interest name the index (and the route) takes
 MAX_CURSOR = 512
 
 
@@ -83,7 +84,7 @@ class AudienceIndex:
         """Replace the user's indexed interests with ``answer``'s if the user still exists and has not opted
         out; for a user who opted out meanwhile, delete what an update stored and return False."""
         rows = [{"user_id": user_id, "interest": i["interest"], "score": float(i["score"]), "rank": int(i["rank"])}
-                for i in answer.get("interests", [])]
+                for i in answer.get("interests", []) if len(i["interest"]) <= MAX_INTEREST]
         with self.engine.begin() as conn:
             exists = conn.execute(sa.select(users.c.user_id).where(users.c.user_id == user_id).with_for_update()).first()
             conn.execute(interests.delete().where(interests.c.user_id == user_id))
