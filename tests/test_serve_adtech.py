@@ -175,3 +175,14 @@ def test_serve_gives_the_segments_rank_gives(tmp_path):
             post(client, user, user_texts)
             got = client.get(f"/users/{user}/openrtb", params={"max_segments": 3}).json()
             assert got == expected[user], user
+
+
+def test_users_purged_by_retention_leave_the_audiences(tmp_path):
+    first = make_service(tmp_path)
+    with TestClient(create_app(first)) as c:
+        for user, when in (("old", "2020-01-01T00:00:00Z"), ("new", "2099-01-01T00:00:00Z")):
+            c.post(f"/users/{user}/posts", json=[{"post_id": "p", "text": GOLF[0], "created_at": when}])
+        assert {u["user_id"] for u in c.get("/audiences/Golf").json()["users"]} == {"old", "new"}
+    again = make_service(tmp_path, retention_days=30)
+    with TestClient(create_app(again)) as c:
+        assert [u["user_id"] for u in c.get("/audiences/Golf").json()["users"]] == ["new"]

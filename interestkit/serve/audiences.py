@@ -96,6 +96,12 @@ class AudienceIndex:
                 conn.execute(interests.insert(), rows)
         return True
 
+    def prune(self) -> int:
+        """Drop the interests of users the store no longer has (retention purged all their posts)."""
+        gone = ~sa.select(users.c.user_id).where(users.c.user_id == interests.c.user_id).exists()
+        with self.engine.begin() as conn:
+            return conn.execute(interests.delete().where(gone)).rowcount
+
     def forget(self, user_id: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(interests.delete().where(interests.c.user_id == user_id))

@@ -76,6 +76,7 @@ class InterestService:
         self.decode_pool = ThreadPoolExecutor(decode_threads, thread_name_prefix="interestkit-decode")
         self.retention_days = retention_days
         self.purged = self.store.purge(retention_days) if retention_days else 0
+        self.audiences.prune()
         self._stop = threading.Event()
         if reload_seconds and watch is not None:
             threading.Thread(target=self._every, args=(reload_seconds, self.maybe_reload), daemon=True).start()
@@ -114,7 +115,9 @@ class InterestService:
         return pipeline.score(posts), pipeline, key
 
     def purge(self) -> int:
-        return self.store.purge(self.retention_days) if self.retention_days else 0
+        removed = self.store.purge(self.retention_days) if self.retention_days else 0
+        self.audiences.prune()  # users purged whole leave the audiences too
+        return removed
 
     def close(self):
         self._stop.set()
