@@ -13,9 +13,12 @@ interests:
       - Twenty miles of mud and roots this morning.
       - {image: examples/trail1.jpg}
     imagenet_classes: [alp, valley]     # optional: overrides the photo mapping (names or indices)
+    iab_audience: [672]                 # optional: IAB Audience Taxonomy 1.1 segment ids (Interest branch)
 ```
 
 Every mistake is a one-line ``ConfigError`` naming the file, the line and the interest.
+``iab_audience`` ids must exist in the shipped Audience Taxonomy 1.1 and lie in its
+``Interest`` branch; OpenRTB output and segment tables carry them (``interestkit.adtech``).
 Models are not bound to a taxonomy: a model knows the labels it was trained on, and
 rankings live on the union of the labels of the models involved. ``INTERESTS`` is the
 default taxonomy's names (the paper's Table 1, from the Curlie directory).
@@ -28,13 +31,14 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .adtech.iab import check_interest_segment
 from .data.paths import MediaPolicy
 from .data.tables import parse_yaml
 from .errors import ConfigError, DataError, suggest
 
 DEFAULT_FILE = Path(__file__).with_name("interests.yaml")
 TOP_KEYS = ("name", "description", "interests")
-INTEREST_KEYS = ("name", "description", "keywords", "parent", "examples", "imagenet_classes")
+INTEREST_KEYS = ("name", "description", "keywords", "parent", "examples", "imagenet_classes", "iab_audience")
 EXAMPLE_KEYS = ("text", "image")
 MAX_INTERESTS = 10_000
 MAX_TEXT = 2_000
@@ -57,6 +61,7 @@ class Interest:
     parent: str | None = None
     examples: tuple = ()
     imagenet_classes: tuple | None = None  # None: the mapping decides; (): no photo reaches it
+    iab_audience: tuple = ()  # Audience Taxonomy 1.1 segment ids (text), most fitting first
     where: str = field(default="", compare=False)
 
     @property
@@ -83,6 +88,8 @@ class Interest:
                                for e in self.examples]
         if self.imagenet_classes is not None:
             out["imagenet_classes"] = list(self.imagenet_classes)
+        if self.iab_audience:
+            out["iab_audience"] = [int(i) for i in self.iab_audience]
         return out
 
 
@@ -132,14 +139,23 @@ class Taxonomy:
 
         return yaml.safe_dump(self.as_dict(), sort_keys=False, allow_unicode=True, width=100)
 
+    @property
+    def segments(self) -> dict:
+        """``{interest: (segment id, ...)}``: the Audience Taxonomy segments each interest maps to."""
+        return {i.name: i.iab_audience for i in self.interests}
+
     def fingerprint(self) -> str:
-        """A short hash of what the interests say (not of the file's layout or comments)."""
-        text = json.dumps(self.as_dict(), sort_keys=True, ensure_ascii=False)
+        """A short hash of what the interests say (not of the file's layout or comments, nor of the
+        segment ids, which change no model)."""
+        described = self.as_dict()
+        for interest in described["interests"]:
+            interest.pop("iab_audience", None)
+        text = json.dumps(described, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def _lines(text: str) -> list:
-    """The line (1-based) of each entry of the top-level ``interests`` list, where it can be found."""
+def _entries(text: str) -> list:
+    """The YAML nodes of the top-level ``interests`` list's entries, where they can be found."""
     import yaml
 
     try:
@@ -150,8 +166,28 @@ def _lines(text: str) -> list:
         return []
     for key, value in node.value:
         if getattr(key, "value", None) == "interests" and isinstance(value, yaml.SequenceNode):
-            return [item.start_mark.line + 1 for item in value.value]
+            return list(value.value)
     return []
+
+
+def _lines(text: str) -> list:
+    """The line (1-based) of each entry of the top-level ``interests`` list, where it can be found."""
+    return [item.start_mark.line + 1 for item in _entries(text)]
+
+
+def _segment_lines(text: str) -> list:
+    """Per entry of ``interests``, the line (1-based) of each item of its ``iab_audience`` list."""
+    import yaml
+
+    out = []
+    for entry in _entries(text):
+        found = []
+        if isinstance(entry, yaml.MappingNode):
+            for key, value in entry.value:
+                if getattr(key, "value", None) == "iab_audience" and isinstance(value, yaml.SequenceNode):
+                    found = [item.start_mark.line + 1 for item in value.value]
+        out.append(found)
+    return out
 
 
 def _text(value, where, key, required=True):
@@ -223,11 +259,33 @@ def _classes(value, where):
     return tuple(v.strip() if isinstance(v, str) else v for v in value)
 
 
-def _interest(row, where, policy) -> Interest:
+def _segments(value, where, spots=()) -> tuple:
+    """``iab_audience``: Audience Taxonomy 1.1 ids in its Interest branch, each once. ``spots``: where
+    each id is written (``file:line: interest #n (name)``), when known."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: 'iab_audience' must be a list of IAB Audience Taxonomy 1.1 segment ids "
+                          f"(such as [644]), got {value!r}"[:300])
+    out = []
+    for number, item in enumerate(value, 1):
+        spot = spots[number - 1] if len(spots) >= number else where
+        try:
+            ident = check_interest_segment(item)
+        except ValueError as error:
+            raise ConfigError(f"{spot}: iab_audience: {error}"[:300]) from None
+        if ident in out:
+            raise ConfigError(f"{spot}: iab_audience: duplicate segment id {ident}")
+        out.append(ident)
+    return tuple(out)
+
+
+def _interest(row, where, policy, spots=()) -> Interest:
     if not isinstance(row, dict):
         raise ConfigError(f"{where}: expected a mapping with name and description, got {row!r}"[:300])
     if isinstance(row.get("name"), str) and row["name"].strip():
-        where = f"{where} ({' '.join(row['name'].split())})"
+        named = f" ({' '.join(row['name'].split())})"
+        where, spots = where + named, [spot + named for spot in spots]
     for key in row:
         if key not in INTEREST_KEYS:
             raise ConfigError(f"{where}: unknown key {key!r}{suggest(key, INTEREST_KEYS)}")
@@ -236,7 +294,8 @@ def _interest(row, where, policy) -> Interest:
                     keywords=_texts(row.get("keywords"), where, "keywords"),
                     parent=_text(row.get("parent"), where, "parent", required=False),
                     examples=_examples(row.get("examples"), where, policy),
-                    imagenet_classes=_classes(row.get("imagenet_classes"), where), where=where)
+                    imagenet_classes=_classes(row.get("imagenet_classes"), where),
+                    iab_audience=_segments(row.get("iab_audience"), where, spots), where=where)
 
 
 def _check_parents(interests, source):
@@ -258,8 +317,9 @@ def _check_parents(interests, source):
             current = by_name[current].parent
 
 
-def parse_taxonomy(data, source: str = "taxonomy", root=None, lines=()) -> Taxonomy:
-    """Validate a taxonomy mapping (as read from YAML). ``root``: the folder photo paths are relative to."""
+def parse_taxonomy(data, source: str = "taxonomy", root=None, lines=(), segment_lines=()) -> Taxonomy:
+    """Validate a taxonomy mapping (as read from YAML). ``root``: the folder photo paths are relative to;
+    ``lines``/``segment_lines``: where each interest and each of its ``iab_audience`` ids is written."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping with an 'interests' list, got {type(data).__name__}")
     for key in data:
@@ -274,7 +334,9 @@ def parse_taxonomy(data, source: str = "taxonomy", root=None, lines=()) -> Taxon
     interests, seen = [], {}
     for number, row in enumerate(rows, 1):
         line = f":{lines[number - 1]}" if len(lines) >= number else ""
-        interest = _interest(row, f"{source}{line}: interest #{number}", policy)
+        spots = [f"{source}:{at}: interest #{number}"
+                 for at in (segment_lines[number - 1] if len(segment_lines) >= number else ())]
+        interest = _interest(row, f"{source}{line}: interest #{number}", policy, spots)
         key = interest.name.casefold()
         if key in seen:
             first = seen[key]
@@ -301,7 +363,7 @@ def load_taxonomy(path=None) -> Taxonomy:
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     data = parse_yaml(text, path, ConfigError)
-    return parse_taxonomy(data, str(path), root=path.parent, lines=_lines(text))
+    return parse_taxonomy(data, str(path), root=path.parent, lines=_lines(text), segment_lines=_segment_lines(text))
 
 
 def default_taxonomy() -> Taxonomy:

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from ..adtech import consent
 from ..atomic import atomic_folder
 from ..data.posts import read_posts
 from ..errors import ConfigError, DataError
@@ -85,6 +86,7 @@ def run_local(posts_path, out, uris, options: RankingOptions, fusion, media, log
               **_spark) -> dict:
     started = time.perf_counter()
     posts = read_posts(local_path(posts_path), media)
+    posts = consent.without_opted_out(posts, consent.opted_out_users(posts_path))  # never ranked
     log(f"{posts_path}: {len(posts)} posts of {len({p.user_id for p in posts})} users")
     pipeline = ranking.build_pipeline(uris, options, fusion, (), media, cache=cache, log=log)
     users = pipeline.rank(posts, log=log)

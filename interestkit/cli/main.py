@@ -20,6 +20,7 @@ from .. import __version__, hooks, quiet
 from ..errors import InterestkitError
 from ..settings import DEBUG_ENV, STRICT_PLUGINS_ENV, env_flag
 from . import assess, batch, demo, ensemble, evaluate, failures, models, plugins, predict, ranking, serve, taxonomy, train, zeroshot
+from .audience import audience_command
 from .output import echo_err
 
 
@@ -120,6 +121,7 @@ for _command in (plugins.plugins_command, plugins.cache, train.train, train.comp
                  taxonomy.taxonomy_group, zeroshot.zero_shot_command,
                  predict.predict, assess.assess_command, ensemble.ensemble, batch.batch_command):
     cli.add_command(_command)
+cli.add_command(audience_command)
 
 
 def _global_options(args):

@@ -14,6 +14,7 @@ import time
 import click
 
 from ..app.ranking import prepare
+from .adtech import openrtb_lines, segment_options, segment_settings
 from .options import SCORING, fusion_options, ranking_flags, ranking_options
 from .output import echo_err, table_text
 
@@ -45,9 +46,13 @@ POSTS_HELP = "Posts table (.jsonl, .parquet or .csv): user_id, post_id, text, im
 @ranking_flags("top_k", "mode", *SCORING, "posts_per_interest")
 @fusion_options
 @ranking_options
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
-def rank(posts_path, options, fusion, fusion_weights, fmt, text_model, image_model, media_root, allow_outside_paths):
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "openrtb"]), default="table",
+              show_default=True, help="openrtb: one OpenRTB 2.6 User object per line (IAB Audience Taxonomy segments).")
+@segment_options
+def rank(posts_path, options, fusion, fusion_weights, fmt, text_model, image_model, media_root, allow_outside_paths,
+         **segment_values):
     """Rank each user's interests from their posts' captions and photos."""
+    segments, rules = segment_settings(segment_values)
     prepared = prepare(posts_path, options, text_model=text_model, image_model=image_model, fusion=fusion,
                        fusion_weights=fusion_weights, media_root=media_root, allow_outside=allow_outside_paths,
                        log=echo_err)
@@ -55,6 +60,9 @@ def rank(posts_path, options, fusion, fusion_weights, fmt, text_model, image_mod
     used = prepared.pipeline.fusion.name if options.mode == "fused" else None
     if used:
         echo_err(f"fused with {fusion_note(prepared.pipeline)}")
+    if fmt == "openrtb":
+        click.echo(openrtb_lines(users, segments, rules), nl=False)
+        return
     click.echo(format_rankings(users, fmt, used), nl=fmt != "csv")
     if fmt == "table":
         print_warnings(users)

@@ -27,7 +27,8 @@ def taxonomy_group():
 @click.option("--format", "fmt", type=click.Choice(["table", "yaml", "json"]), default="table", show_default=True,
               help="yaml prints a file to edit into your own taxonomy.")
 def show(taxonomy_file, fmt):
-    """Check a taxonomy file and print its interests (name, parent, keywords, examples, description)."""
+    """Check a taxonomy file and print its interests (name, parent, IAB Audience Taxonomy 1.1 segment ids,
+    keywords, examples, description)."""
     taxonomy = load_taxonomy(taxonomy_file)
     if fmt == "yaml":
         click.echo(taxonomy.to_yaml(), nl=False)
@@ -39,9 +40,12 @@ def show(taxonomy_file, fmt):
     title = taxonomy.name or taxonomy.source
     click.echo(f"{title}: {len(taxonomy.interests)} interests, {counts['text']} caption and "
                f"{counts['image']} photo examples" + (f"; groups: {', '.join(taxonomy.groups)}" if taxonomy.groups else ""))
-    print_table(("interest", "parent", "keywords", "examples", "description"), [
-        [i.name, i.parent or "-", ", ".join(i.keywords) or "-", f"{len(i.captions)} text, {len(i.photos)} photo",
-         _short(i.description)] for i in taxonomy.interests])
+    print_table(("interest", "parent", "iab_audience", "keywords", "examples", "description"), [
+        [i.name, i.parent or "-", " ".join(i.iab_audience) or "-", ", ".join(i.keywords) or "-",
+         f"{len(i.captions)} text, {len(i.photos)} photo", _short(i.description)] for i in taxonomy.interests])
+    unmapped = [i.name for i in taxonomy.interests if not i.iab_audience]
+    if unmapped:
+        echo_err(f"no IAB Audience Taxonomy 1.1 segment (iab_audience): {', '.join(unmapped)}")
 
 
 @taxonomy_group.command(name="mapping")

@@ -6,6 +6,7 @@
     GET    /users/{user_id}/recommendations  the same answer (its ads)
     DELETE /users/{user_id}                  every post, score and window of the user
     POST   /rank                             stateless: a whole list of posts -> {"users": [...]}
+    GET    /users/{user_id}/openrtb, POST /users/{user_id}/opt-out, GET /audiences/{interest}: adtech_routes.py
     GET    /health                           the loaded model and every option of its pipeline (no token)
     GET    /metrics                          Prometheus metrics
     GET    /openapi.json, /docs              the API's description
@@ -25,6 +26,7 @@ from starlette.exceptions import HTTPException
 from ..data.paths import SERVED_HINT as PATHS_HINT
 from ..errors import InterestkitError
 from . import contract
+from .adtech_routes import add_adtech_routes
 from .middleware import Guard
 from .schemas import IDENTIFIER_CHARS, Deleted, Health, RankAnswer, UserAnswer, UserId, base64_chars, post_models
 from .security import Limits
@@ -208,6 +210,7 @@ def create_app(service: InterestService, token: str | None = None, limits: Limit
     async def metrics():
         return Response(service.metrics.render(), media_type=service.metrics.content_type)
 
+    add_adtech_routes(app, service)  # /users/{id}/openrtb, /users/{id}/opt-out, /audiences/{interest}
     document = {}
 
     def openapi():

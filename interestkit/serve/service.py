@@ -25,6 +25,8 @@ from ..errors import DataError
 from ..options import Option, options_class
 from ..ranking.scoring import ScoredPosts
 from ..ranking.users import from_scored, window
+from ..taxonomy import default_taxonomy
+from .audiences import AudienceIndex
 from .batching import MicroBatcher
 from .metrics import Metrics
 from .security import Limits
@@ -68,6 +70,8 @@ class InterestService:
         self.limits = limits or Limits()
         self.metrics = metrics or Metrics()
         self.store = Store(state, pool_size=o.db_threads)
+        self.audiences = AudienceIndex(self.store)  # users' current interests, by interest; opt-outs
+        self.segments = default_taxonomy().segments  # interest -> IAB Audience Taxonomy segment ids
         self.watch = watch  # () -> the version the served alias points at now, or None
         self.pipeline, self.model_info = loader()
         self.metrics.set_model(self.model_info)
@@ -79,6 +83,7 @@ class InterestService:
         self.decode_pool = ThreadPoolExecutor(o.decode_threads, thread_name_prefix="interestkit-decode")
         self.retention_days = o.retention_days
         self.purged = self.store.purge(o.retention_days) if o.retention_days else 0
+        self.audiences.prune()
         self._stop = threading.Event()
         if o.reload_seconds and watch is not None:
             threading.Thread(target=self._every, args=(o.reload_seconds, self.maybe_reload), daemon=True).start()
@@ -117,7 +122,9 @@ class InterestService:
         return pipeline.score(posts), pipeline, key
 
     def purge(self) -> int:
-        return self.store.purge(self.retention_days) if self.retention_days else 0
+        removed = self.store.purge(self.retention_days) if self.retention_days else 0
+        self.audiences.prune()  # users purged whole leave the audiences too
+        return removed
 
     def close(self):
         self._stop.set()
@@ -185,6 +192,8 @@ class InterestService:
 
     async def add_posts(self, user_id, records):
         _check_user(user_id)
+        if await self._in(self.db_pool, self.audiences.opted_out, user_id):
+            raise RequestError(403, f"user {user_id!r} opted out: their posts are not stored", "user_id")
         self.in_flight += 1
         try:
             posts = await self._prepared(records, user_id, self.limits.records)
@@ -209,7 +218,10 @@ class InterestService:
             changed = [r for r in [*new.values(), *fresh] if r.post_id in kept]
             return changed, kept, kept_rows
 
-        return self._answer(user_id, self.store.update(user_id, change, len(posts)), pipeline)
+        answer = self._answer(user_id, self.store.update(user_id, change, len(posts)), pipeline)
+        if not self.audiences.save(user_id, answer):  # opted out while this update ran: its posts are gone
+            raise RequestError(403, f"user {user_id!r} opted out: their posts are not stored", "user_id")
+        return answer
 
     async def interests(self, user_id):
         _check_user(user_id)
@@ -226,11 +238,16 @@ class InterestService:
                 by_id = {**{r.post_id: r for r in rows}, **{r.post_id: r for r in fresh}}
                 return fresh, set(by_id), list(by_id.values())
             rows = self.store.update(user_id, change)
+            answer = self._answer(user_id, rows, pipeline)
+            if not self.audiences.save(user_id, answer):  # re-scored: the audience index follows
+                raise RequestError(404, f"user {user_id!r} opted out", "user_id")
+            return answer
         return self._answer(user_id, rows, pipeline)
 
     async def delete_user(self, user_id):
         _check_user(user_id)
         removed = await self._in(self.db_pool, self.store.delete_user, user_id)
+        await self._in(self.db_pool, self.audiences.forget, user_id)
         if removed is None:
             raise RequestError(404, f"user {user_id!r} has no posts", "user_id")
         return {"user_id": user_id, "deleted_posts": removed}

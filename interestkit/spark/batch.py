@@ -13,6 +13,7 @@ import tempfile
 import time
 import uuid
 
+from ..adtech import consent
 from ..app.batch import ENGINES, is_uri, local_path
 from ..ranking.options import RankingOptions
 from . import posts as spark_posts
@@ -48,6 +49,7 @@ def run_spark(posts_path, out, uris, options: RankingOptions, fusion, media_root
     where = str(posts_path) if is_uri(str(posts_path)) else str(local_path(posts_path).resolve())
     with spark_errors("reading the posts"):
         frame = spark_posts.read_posts(spark, where)
+        frame = consent.spark_without_opted_out(frame, str(posts_path))  # never ranked
     window, counts = prepared_posts(frame, options, str(posts_path))
     log(f"{posts_path}: {counts['posts']} posts of {counts['users']} users")
     with tempfile.TemporaryDirectory(prefix="interestkit-spark-models-") as workdir:

@@ -1,0 +1,1 @@
+"""Ad-tech outputs: IAB Audience Taxonomy segments, OpenRTB user data, segment tables and audiences."""
