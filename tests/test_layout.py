@@ -120,10 +120,10 @@ def test_there_are_no_import_cycles():
 #: the layers, lowest first: a module of ``interestkit`` imports only from its own layer or
 #: below (a name is a subpackage or a top-level module; ``interestkit`` is the package itself)
 LAYERS = [
-    ("errors", "settings", "atomic", "options", "figures"),
+    ("errors", "settings", "quiet", "atomic", "options", "figures"),
     ("interestkit", "interfaces", "hooks"),
     ("data",),
-    ("taxonomy", "recommend", "semantics"),
+    ("adtech", "taxonomy", "recommend", "semantics"),
     ("modeling",),
     ("ranking",),
     ("tracking",),

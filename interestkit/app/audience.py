@@ -21,11 +21,11 @@ from ..adtech import tables
 from ..adtech.openrtb import SegmentRules
 from ..atomic import atomic_folder, atomic_write
 from ..errors import ConfigError, DataError, suggest
-from ..spark import audience as spark_audience
-from ..spark.session import session, spark_errors
 from ..taxonomy import INTERESTS
 
 ENGINES = ("local", "spark")
+#: ``{name: runner}`` of engines other than local; ``interestkit.spark.audience`` adds ``spark`` when imported
+RUNNERS: dict = {}
 EXPORTS = ("openrtb", "segments")
 FORMATS = ("csv", "json", "parquet")
 MAX_TOP = 100_000_000
@@ -35,7 +35,7 @@ def _quiet(message):
     pass
 
 
-def _is_uri(path) -> bool:
+def is_uri(path) -> bool:
     return "://" in str(path) and not str(path).startswith("file://")
 
 
@@ -86,19 +86,15 @@ def audience(rankings_path, interest: str, *, min_score: float = 0.0, top: int |
     """A pandas frame of the audience (``user_id, interest, score, rank``), best score first."""
     _check(interest, min_score, top, engine)
     if engine == "local":
-        if _is_uri(rankings_path):
+        if is_uri(rankings_path):
             raise ConfigError("the local engine reads local files; use --engine spark for URIs")
         frame = read_rankings(rankings_path)
         check_interest(interest, set(frame["interest"]), rankings_path)
         result = tables.audience_frame(frame, interest, min_score, top)
     else:
-        spark = session(master, log_dir, log)
-        where = str(rankings_path) if _is_uri(rankings_path) else str(Path(rankings_path).resolve())
-        with spark_errors("reading the rankings"):
-            frame = spark.read.parquet(where).select(*tables.RANKING_COLUMNS)
-            check_interest(interest, set(spark_audience.interests(frame)), rankings_path)
-            result = spark_audience.audience(frame, interest, min_score, top).toPandas()
-        result = result.astype({"user_id": str, "interest": str, "score": "float64", "rank": "int32"})
+        if engine not in RUNNERS:
+            raise ConfigError(f"the {engine} engine is not loaded here: import interestkit.{engine}.audience first")
+        result = RUNNERS[engine](rankings_path, interest, min_score, top, master, log, log_dir)
     log(f"{rankings_path}: {len(result)} users in the audience of {interest!r} (score at least {min_score})")
     return result
 
@@ -149,7 +145,7 @@ def export(rankings_path, out, fmt: str, segments: dict, rules: SegmentRules, lo
 
 def check_target(out, fmt: str, overwrite: bool) -> None:
     """Where an export goes: a new path, or an existing one of the right kind with ``overwrite``."""
-    if _is_uri(out):
+    if is_uri(out):
         raise ConfigError(f"--out {out}: --format {fmt} writes a local {'file' if fmt == 'openrtb' else 'folder'}")
     path = Path(out)
     if fmt == "openrtb" and path.is_dir():

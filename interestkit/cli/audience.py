@@ -6,6 +6,7 @@ import click
 
 from ..app.audience import ENGINES, FORMATS, audience, audience_text, write_audience
 from ..errors import ConfigError
+from ..spark import audience as spark_audience  # noqa: F401 (registers the spark engine; pyspark loads only when used)
 from .output import echo_err
 
 

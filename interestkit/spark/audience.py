@@ -6,8 +6,12 @@ The segment rows come from the same pure function as the local engine's
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..adtech.openrtb import SegmentRules
 from ..adtech.tables import AUDIENCE_COLUMNS, RANKING_COLUMNS, segments_frame
+from ..app.audience import RUNNERS, check_interest, is_uri
+from .session import session, spark_errors
 
 
 def audience(rankings, interest: str, min_score: float = 0.0, top: int | None = None):
@@ -36,3 +40,17 @@ def segments(rankings, mapping: dict, rules: SegmentRules = SegmentRules()):
         return segments_frame(frame, mapping, rules)
 
     return rankings.select(*RANKING_COLUMNS).groupBy("user_id").applyInPandas(per_user, schema)
+
+
+def run_audience(rankings_path, interest: str, min_score: float, top: int | None, master: str, log, log_dir=None):
+    """``audience --engine spark``: the audience of a rankings dataset Spark reads, as a pandas frame."""
+    spark = session(master, log_dir, log)
+    where = str(rankings_path) if is_uri(rankings_path) else str(Path(rankings_path).resolve())
+    with spark_errors("reading the rankings"):
+        frame = spark.read.parquet(where).select(*RANKING_COLUMNS)
+        check_interest(interest, set(interests(frame)), rankings_path)
+        result = audience(frame, interest, min_score, top).toPandas()
+    return result.astype({"user_id": str, "interest": str, "score": "float64", "rank": "int32"})
+
+
+RUNNERS["spark"] = run_audience
