@@ -89,6 +89,9 @@ def pack(out, exclude=(), prefix=None, compresslevel: int = 1) -> dict:
             counts["bytes"] += info.size
         return info
 
+    def without_hooks(info: tarfile.TarInfo):  # the development-mode hooks' compiled copies
+        return None if Path(info.name).name.startswith("__editable__") else keep(info)
+
     def skip_caches(info: tarfile.TarInfo):
         return None if "__pycache__" in Path(info.name).parts else keep(info)
 
@@ -103,7 +106,7 @@ def pack(out, exclude=(), prefix=None, compresslevel: int = 1) -> dict:
                 name = entry.name
                 if name.startswith("__editable__") or _excluded(name, patterns):
                     continue
-                tar.add(entry, str(site_rel / name), filter=keep)
+                tar.add(entry, str(site_rel / name), filter=without_hooks)
             for name, source in sorted(sources.items()):
                 if not _excluded(name, patterns):
                     tar.add(source, str(site_rel / name), filter=skip_caches)
