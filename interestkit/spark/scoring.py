@@ -19,7 +19,6 @@ from pathlib import Path
 from .. import settings
 from ..errors import ConfigError, ModelError
 from ..tracking.models import pyfunc_uri
-from .session import is_local
 
 KEEP = ("user_id", "post_id", "created_at", "_order")
 
@@ -93,12 +92,22 @@ def udfs(spark, refs: dict, calibrated: bool = True, media_root=None, env_manage
     return {m: _udf(spark, ref, calibrated, media_root, env_manager) for m, ref in refs.items()}
 
 
+def scoring_partitions(spark) -> int:
+    """One scoring task per executor core, on every master.
+
+    Without it the model UDFs run in the stage after the window's shuffle, with its
+    ``spark.sql.shuffle.partitions`` (200 on a cluster): hundreds of small or empty
+    tasks, each an Arrow round trip to a Python worker, or, where adaptive execution
+    coalesces them by bytes (posts are small), one task on one core. On local masters
+    MLflow also loads the model per task."""
+    return max(1, spark.sparkContext.defaultParallelism)
+
+
 def score(spark, window, model_udfs: dict):
     """``(user_id, post_id, created_at, _order, modality, p)`` for every scorable post."""
     from pyspark.sql import functions as F
 
-    if is_local(spark.sparkContext.master):  # MLflow loads the model per task in local mode: one task per core
-        window = window.repartition(spark.sparkContext.defaultParallelism)
+    window = window.repartition(scoring_partitions(spark))
     parts = []
     if "text" in model_udfs:
         udf = model_udfs["text"]

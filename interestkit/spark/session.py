@@ -4,7 +4,13 @@
 ``spark-submit`` made it: its settings win), else builds one. A session this module
 builds:
 
-* binds the driver to 127.0.0.1 for ``local[...]`` masters (nothing listens beyond loopback);
+* binds the driver to 127.0.0.1 for ``local[...]`` masters and for clusters whose master is
+  on 127.0.0.1 or ``localhost`` (nothing listens beyond loopback);
+* gives executors the driver's Python where they run on this machine (``local[...]``, or a
+  ``spark://`` master at this host's name or a loopback address): ``spark.pyspark.python``
+  is this interpreter (unless ``PYSPARK_PYTHON`` says otherwise), and the ``INTERESTKIT_*``
+  variables of this process reach executors too. Executors on other machines need the
+  environment shipped (``python -m interestkit.spark.environment``, docs/scaling.md);
 * runs without the Spark UI and without console progress bars;
 * uses UTC as the session time zone, so a ``created_at`` without a zone means UTC, as
   everywhere else in interestkit;
@@ -18,6 +24,7 @@ install in one line.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -50,8 +57,37 @@ def require_pyspark():
     return pyspark
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+#: what a one-line error says when executors lack interestkit's environment
+ENVIRONMENT_HINT = ("executors need interestkit's Python environment: on this machine, set PYSPARK_PYTHON to a "
+                    "Python that has interestkit; on other machines, ship it with `python -m "
+                    "interestkit.spark.environment env.tar.gz` and --archives env.tar.gz#environment --conf "
+                    "spark.pyspark.python=./environment/bin/python (docs/scaling.md)")
+
+
 def is_local(master: str) -> bool:
     return master == "local" or master.startswith("local[")
+
+
+def master_hosts(master: str) -> list:
+    """The hosts of a ``spark://host:port[,host:port]`` URL (others: none)."""
+    if not master.startswith("spark://"):
+        return []
+    return [entry.rsplit(":", 1)[0].strip("[]") for entry in master[len("spark://"):].split(",") if entry]
+
+
+def on_loopback(master: str) -> bool:
+    """A local master, or a cluster whose masters all listen on a loopback address."""
+    hosts = master_hosts(master)
+    return is_local(master) or (bool(hosts) and all(h in LOOPBACK for h in hosts))
+
+
+def on_this_machine(master: str) -> bool:
+    """Executors run here: a local master, or a ``spark://`` master at a loopback address or this host's name."""
+    hosts = master_hosts(master)
+    here = {*LOOPBACK, socket.gethostname(), socket.getfqdn()}
+    return is_local(master) or (bool(hosts) and all(h in here for h in hosts))
 
 
 def session_conf(master: str, log_file: Path, app_name: str = "interestkit") -> dict:
@@ -72,9 +108,14 @@ def session_conf(master: str, log_file: Path, app_name: str = "interestkit") -> 
         "spark.executorEnv.TF_NUM_INTEROP_THREADS": "1",
         "spark.executorEnv.OMP_NUM_THREADS": "1",
     }
-    if is_local(master):  # workers run this interpreter, which has interestkit and the models' libraries
-        conf.update({"spark.driver.bindAddress": "127.0.0.1", "spark.driver.host": "127.0.0.1",
-                     "spark.pyspark.python": sys.executable})
+    if on_loopback(master):
+        conf.update({"spark.driver.bindAddress": "127.0.0.1", "spark.driver.host": "127.0.0.1"})
+    if on_this_machine(master) and not os.environ.get("PYSPARK_PYTHON"):
+        # executors run this interpreter, which has interestkit and the models' libraries
+        conf.update({"spark.pyspark.python": sys.executable, "spark.pyspark.driver.python": sys.executable})
+    if on_this_machine(master) and not is_local(master):  # local workers inherit this process's variables
+        conf.update({f"spark.executorEnv.{name}": value for name, value in os.environ.items()
+                     if name.startswith("INTERESTKIT_")})
     return conf
 
 
@@ -122,7 +163,7 @@ def session(master: str = "local[2]", log_dir=None, log=None):
     builder = SparkSession.builder
     for key, value in session_conf(master.strip(), log_file).items():
         builder = builder.config(key, value)
-    if is_local(master.strip()):  # pyspark takes the workers' interpreter from the environment
+    if on_this_machine(master.strip()):  # pyspark takes the workers' interpreter from the environment
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     started = time.perf_counter()
     try:
@@ -148,6 +189,9 @@ def spark_errors(what: str = "the Spark job"):
         raise
     except Exception as error:
         text = str(error)
+        missing = _environment_problem(text) if type(error).__module__.startswith(("pyspark", "py4j")) else None
+        if missing:
+            raise ConfigError(f"{what} failed: {missing}; {ENVIRONMENT_HINT}") from None
         kinds = {"DataError": DataError, "PluginError": PluginError, "ModelError": ModelError,
                  "ConfigError": ConfigError, "INVALID_PARAMETER_VALUE": DataError}
         for line in reversed(text.splitlines()):
@@ -159,3 +203,14 @@ def spark_errors(what: str = "the Spark job"):
             last = next((line.strip() for line in reversed(text.splitlines()) if line.strip()), type(error).__name__)
             raise ConfigError(f"{what} failed: {last[:300]}") from None
         raise
+
+
+def _environment_problem(text: str):
+    """What an executor's error says of a missing environment (a module, the Python itself), or None."""
+    for line in reversed(text.splitlines()):
+        if "ModuleNotFoundError:" in line:
+            return "an executor's Python " + line.split("ModuleNotFoundError:", 1)[1].strip().replace("No module", "has no module")
+        if "Cannot run program" in line:
+            program = line.split("Cannot run program", 1)[1].split(":", 1)[0].strip()
+            return f"executors cannot run the Python {program}"
+    return None
