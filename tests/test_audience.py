@@ -116,6 +116,7 @@ def _spark_or_skip():
         pytest.skip(problem)
 
 
+@pytest.mark.integration  # a JVM
 def test_spark_gives_the_same_audience_and_segments(batch_out, tmp_path):
     _spark_or_skip()
     from interestkit.app.audience import audience
@@ -172,6 +173,7 @@ def test_opted_out_users_are_never_ranked_nor_emitted_locally(batch_out):
     assert not (tmp / "consent-bad").exists()
 
 
+@pytest.mark.integration  # a JVM
 def test_opted_out_users_are_never_ranked_on_spark_which_gives_the_segments_rank_gives(batch_out, tmp_path):
     _spark_or_skip()
     register_fakes()
