@@ -55,3 +55,10 @@ def forced(value: str):
             os.environ.pop(RUNTIME_ENV, None)
         else:
             os.environ[RUNTIME_ENV] = previous
+
+
+def encoder_runtime(encoder_class) -> str:
+    """What scores a model built on ``encoder_class``: what it declares in ``export_runtime`` (its
+    graphs export to ONNX: ``onnxruntime``, ``onnxruntime int8``), else ``tensorflow``."""
+    declared = getattr(encoder_class, "export_runtime", None) if isinstance(encoder_class, type) else None
+    return declared if isinstance(declared, str) and declared else "tensorflow"

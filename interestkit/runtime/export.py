@@ -101,7 +101,7 @@ def _vectorizer(encoder):
     return layer, int(config["output_sequence_length"])
 
 
-def _quantise(float_path: Path, int8_path: Path, pixels: np.ndarray) -> None:
+def quantise(float_path: Path, int8_path: Path, pixels: np.ndarray) -> None:
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -154,7 +154,7 @@ def export_model(model, folder, calibration=None, log=print) -> dict:
             manifest.update(input="pixels", encoder_float32="encoder.onnx")
             if len(pixels):
                 log(f"export: int8 quantisation calibrated on {len(pixels)} photos")
-                _quantise(tmp / "encoder.onnx", tmp / "encoder.int8.onnx", pixels)
+                quantise(tmp / "encoder.onnx", tmp / "encoder.int8.onnx", pixels)
                 manifest.update(encoder="encoder.int8.onnx", precision="int8",
                                 calibration={"photos": len(pixels), "method": "minmax",
                                              "format": "QDQ, weights int8 per channel, activations uint8"})
