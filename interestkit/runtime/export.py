@@ -43,7 +43,7 @@ from .tokenizer import Tokenizer
 
 TOLERANCE = 1e-3
 CALIBRATION_PHOTOS = 200
-PROBE_TEXTS = ["A day out fishing on the lake!", "new laptop, who dis?", "", "Golf golf GOLF", "x" * 300,
+PROBE_TEXTS = ["A day out fishing on the lake!", "new laptop, who dis?", "", "Golf golf GOLF", "x" * 300, "a b",
                "The quick brown fox jumps over the lazy dog at the 18th hole"]
 
 
@@ -137,9 +137,15 @@ def export_model(model, folder, calibration=None, log=print) -> dict:
         if model.modality == "text":
             vectorizer, length = _vectorizer(encoder)
             vocabulary = [str(t) for t in vectorizer.get_vocabulary()]
-            numeric = keras.Model(vectorizer.output, encoder.output, name="caption_encoder_numeric")
+            after = keras.Model(vectorizer.output, encoder.output, name="caption_encoder_numeric")
+            ids_in = keras.Input(shape=(None,), dtype="int64", name="token_ids")  # any length: cut to the longest
+            numeric = keras.Model(ids_in, after(ids_in), name="caption_encoder")
             ids = Tokenizer(vocabulary, length).ids(PROBE_TEXTS)
             _export_checked(numeric, ids, tmp / "encoder.onnx", "caption encoder")
+            short = ids[:, : max(1, int((ids != 0).sum(axis=1).max()))]  # what scoring runs: cut to the longest
+            worst = float(np.abs(Graph(tmp / "encoder.onnx")(short) - np.asarray(numeric(ids, training=False))).max())
+            if not worst <= TOLERANCE:
+                raise ExportError(f"the caption encoder's output depends on trailing padding ({worst:.2g})")
             (tmp / "vocabulary.json").write_text(json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8")
             manifest.update(input="token_ids", tokenizer={"vocabulary": "vocabulary.json", "sequence_length": length})
         else:

@@ -47,6 +47,9 @@ def session(path: Path):
             raise ModelError(f"{THREADS_ENV}={threads!r}: expected a whole number of threads")
         options.intra_op_num_threads = int(threads)
     options.inter_op_num_threads = 1
+    # threads that spin while waiting for work take cores from everything else on a shared
+    # machine (a Spark executor's other tasks, the server's event loop)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises its own exception types
@@ -60,6 +63,9 @@ class Graph:
         self.session = session(path)
         self.input = self.session.get_inputs()[0].name
         self.output = self.session.get_outputs()[0].name
+        shape = self.session.get_inputs()[0].shape
+        #: token ids of any length (captions): a batch is cut to its longest sentence
+        self.any_length = len(shape) == 2 and not isinstance(shape[1], int)
 
     def __call__(self, inputs: np.ndarray, batch: int = BATCH) -> np.ndarray:
         parts = [self.session.run([self.output], {self.input: inputs[start:start + batch]})[0]
@@ -110,9 +116,21 @@ class ExportedModel(MetaProperties):
         return apply_temperature(probs, self.temperature) if calibrated else probs
 
     def encode_sentences(self, sentences: list[str]) -> np.ndarray:
+        """Features of sentences. With a graph that takes ids of any length, sentences go shortest
+        first and each batch is cut to its longest one: the padding the recurrent layers would
+        step over (masked, so without effect) is not computed at all."""
         if not sentences:
             return np.zeros((0, self.feature_dim), np.float32)
-        return self.encoder(self.tokenizer.ids(sentences))
+        ids = self.tokenizer.ids(sentences)
+        if not self.encoder.any_length:
+            return self.encoder(ids)
+        lengths = (ids != 0).sum(axis=1)
+        order = np.argsort(lengths, kind="stable")
+        out = np.empty((len(ids), self.feature_dim), np.float32)
+        for start in range(0, len(order), BATCH):
+            rows = order[start:start + BATCH]
+            out[rows] = self.encoder(ids[rows, :max(1, int(lengths[rows].max()))])
+        return out
 
     def predict_sentences(self, sentences: list[str], calibrated: bool = True) -> np.ndarray:
         if self.tokenizer is None:
