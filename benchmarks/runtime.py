@@ -7,8 +7,9 @@
 ``../shared/data/images/train`` with ``--seed S`` (``--seed``, default 0) and the default
 validation fraction, so that its validation split is known. Rows:
 
-- photos: the encoder alone on decoded pixels, ms/photo at batch 64 (all validation
-  photos) and at batch 1 (median of 20); top-1 of encoder + head on the validation
+- photos: the encoder alone on decoded pixels, ms/photo at batch 64 (128 validation
+  photos) and at batch 1 (median of 10), the best of ``--rounds`` rounds that take the
+  runtimes in turn; top-1 of encoder + head on the validation
   split; TensorFlow (float32, one compiled call), ONNX float32 and ONNX int8. The int8
   graph is quantised again here, calibrated on 200 photos of the training split only.
 - dev users' photos: top-1 against ``post_truth.tsv``'s ``photo_interest`` (labels the model knows).
@@ -114,16 +115,27 @@ def photos(args, rows):
     user_sources, user_truth = user_photos(meta["labels"], args.user_photos)
     user_pixels, user_kept, _ = load_images(user_sources, size)
     models = load_three(folder, calib_pixels)
+    found = {}
     for name, model in models.items():
         encode = encoder_call(model)
-        b64, features = per_item(encode, val_pixels, 64)
-        b1 = single(encode, val_pixels)
+        _, features = per_item(encode, val_pixels, 64)
         top1 = float((model.predict_features(features).argmax(1) == truth).mean())
         user_top1 = float((model.predict_features(encode(user_pixels)).argmax(1)
                            == user_truth[user_kept]).mean()) if len(user_kept) else None
-        rows.append({"what": f"photos, {name}", "b64": b64, "b1": b1, "top1": top1, "users": user_top1,
-                     "n": len(truth)})
-        print(rows[-1], flush=True)
+        found[name] = {"what": f"photos, {name}", "b64": None, "b1": None, "top1": top1, "users": user_top1,
+                       "n": len(truth)}
+    # timings: rounds that take the runtimes in turn, the best of each kept (the machine is shared)
+    for _ in range(args.rounds):
+        for name, model in models.items():
+            encode = encoder_call(model)
+            b64 = per_item(encode, val_pixels[:128], 64)[0]
+            b1 = single(encode, val_pixels, 10)
+            row = found[name]
+            row["b64"] = b64 if row["b64"] is None else min(row["b64"], b64)
+            row["b1"] = b1 if row["b1"] is None else min(row["b1"], b1)
+    for row in found.values():
+        rows.append(row)
+        print(row, flush=True)
 
 
 def user_photos(labels, limit):
@@ -161,24 +173,29 @@ def captions(args, rows):
         print(rows[-1], flush=True)
 
 
-def commands(env, rows, users):
+def commands(env, rows, users, timing=True):
     photo = next(p for p in sorted((DATA / "users" / "media").glob("*.jpg")))
     posts = DATA / "users" / "posts.jsonl"
     for runtime in ("tf", "auto"):
         label = "tensorflow" if runtime == "tf" else "export"
-        rows.append({"what": f"cold predict \"caption\", {label}", "wall": cold(
-            ["predict", "--runtime", runtime, "Landed a huge bass at the lake this morning"], env)})
-        rows.append({"what": f"cold predict --image, {label}", "wall": cold(
-            ["predict", "--runtime", runtime, "--image", str(photo)], env)})
-        out = Path(tempfile.mkdtemp(prefix="runtime-batch-")) / "out"
-        wall = cold(["batch", "--runtime", runtime, "--engine", "local", "--posts", str(posts), "--out", str(out),
-                     "--media-root", str(DATA / "users")], env, repeats=1)
-        rows.append({"what": f"batch --engine local (800 posts), {label}", "wall": wall, "rate": 800 / wall})
+        if timing:
+            timed_commands(env, rows, runtime, label, photo, posts)
         done = subprocess.run([str(BIN), "rank", "--runtime", runtime, "--posts", str(posts), "--format", "json",
                                "--media-root", str(DATA / "users")], env=env, check=True, capture_output=True, text=True)
         users[label] = {u["user_id"]: [i["interest"] for i in u["interests"]] for u in json.loads(done.stdout)}
-        for row in rows[-3:]:
-            print(row, flush=True)
+
+
+def timed_commands(env, rows, runtime, label, photo, posts):
+    rows.append({"what": f"cold predict \"caption\", {label}", "wall": cold(
+        ["predict", "--runtime", runtime, "Landed a huge bass at the lake this morning"], env)})
+    rows.append({"what": f"cold predict --image, {label}", "wall": cold(
+        ["predict", "--runtime", runtime, "--image", str(photo)], env)})
+    out = Path(tempfile.mkdtemp(prefix="runtime-batch-")) / "out"
+    wall = cold(["batch", "--runtime", runtime, "--engine", "local", "--posts", str(posts), "--out", str(out),
+                 "--media-root", str(DATA / "users")], env, repeats=1)
+    rows.append({"what": f"batch --engine local (800 posts), {label}", "wall": wall, "rate": 800 / wall})
+    for row in rows[-3:]:
+        print(row, flush=True)
 
 
 def main():
@@ -188,6 +205,8 @@ def main():
     parser.add_argument("--data", type=Path, default=DATA, help=f"the real data (default {DATA})")
     parser.add_argument("--seed", type=int, default=0, help="the image champion's training seed")
     parser.add_argument("--val-split", type=float, default=0.1)
+    parser.add_argument("--rounds", type=int, default=3, help="timing rounds of the photo encoders (best kept)")
+    parser.add_argument("--no-commands", action="store_true", help="leave out the cold-command and batch timings")
     parser.add_argument("--user-photos", type=int, default=0, help="dev users' photos scored (0: all)")
     args = parser.parse_args()
     DATA = args.data
@@ -198,15 +217,16 @@ def main():
     photos(args, rows)
     captions(args, rows)
     timed = []
-    commands(env, timed, users)
+    commands(env, timed, users, timing=not args.no_commands)
     print(f"load average at end: {os.getloadavg()}")
     print()
     print_table([("what", "what", "{}"), ("ms/item batch 64", "b64", "{:.2f}"), ("ms/item batch 1", "b1", "{:.2f}"),
                  ("top-1 validation", "top1", "{:.4f}"), ("top-1 dev users' posts", "users", "{:.4f}"),
                  ("validation items", "n", "{}")], rows)
     print()
-    print_table([("command", "what", "{}"), ("wall s", "wall", "{:.2f}"), ("posts/s", "rate", "{:.1f}")],
-                [{"rate": None, **r} for r in timed])
+    if timed:
+        print_table([("command", "what", "{}"), ("wall s", "wall", "{:.2f}"), ("posts/s", "rate", "{:.1f}")],
+                    [{"rate": None, **r} for r in timed])
     differ = sorted(u for u in users["tensorflow"] if users["tensorflow"][u] != users["export"].get(u))
     print(f"\nusers' top-5, export against TensorFlow: {len(users['tensorflow']) - len(differ)} of "
           f"{len(users['tensorflow'])} identical")
