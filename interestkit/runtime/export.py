@@ -43,6 +43,7 @@ from .tokenizer import Tokenizer
 
 TOLERANCE = 1e-3
 CALIBRATION_PHOTOS = 200
+FLOAT_CONVS = 6  # leading convolutions of a photo encoder kept in float32 (see quantise)
 PROBE_TEXTS = ["A day out fishing on the lake!", "new laptop, who dis?", "", "Golf golf GOLF", "x" * 300, "a b",
                "The quick brown fox jumps over the lazy dog at the 18th hole"]
 
@@ -101,14 +102,16 @@ def _vectorizer(encoder):
     return layer, int(config["output_sequence_length"])
 
 
-def quantise(float_path: Path, int8_path: Path, pixels: np.ndarray) -> None:
+def quantise(float_path: Path, int8_path: Path, pixels: np.ndarray, float_convs: int = FLOAT_CONVS) -> None:
     """Static int8 quantisation of ``float_path`` into ``int8_path``, calibrated (MinMax) on ``pixels``.
 
     Weights use a 7-bit range (``reduce_range``): on CPUs without VNNI (AVX2 only, as this
     project's measurements ran on) the uint8 x int8 kernels add pairs of products in 16
-    bits, which saturates with full-range weights; with it, EfficientNet-Lite0's top-1
-    measured 1.1 points below float32 instead of 6.1 (docs/benchmarks.md).
+    bits, which saturates with full-range weights. The first ``float_convs`` convolutions
+    (the stem and the first block, the most sensitive and among the cheapest) stay float32.
+    Measured on EfficientNet-Lite0 in docs/benchmarks.md.
     """
+    import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -122,9 +125,10 @@ def quantise(float_path: Path, int8_path: Path, pixels: np.ndarray) -> None:
     prepared = int8_path.with_suffix(".pre.onnx")
     with _quiet():
         quant_pre_process(str(float_path), str(prepared), skip_symbolic_shape=True)
+        convs = [node.name for node in onnx.load(str(prepared)).graph.node if node.op_type == "Conv"]
         quantize_static(str(prepared), str(int8_path), Reader(Graph(float_path).input), quant_format=QuantFormat.QDQ,
                         per_channel=True, reduce_range=True, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8)
+                        weight_type=QuantType.QInt8, nodes_to_exclude=convs[:float_convs])
     prepared.unlink()
 
 
@@ -170,7 +174,7 @@ def export_model(model, folder, calibration=None, log=print) -> dict:
                 log(f"export: int8 quantisation calibrated on {len(pixels)} photos")
                 quantise(tmp / "encoder.onnx", tmp / "encoder.int8.onnx", pixels)
                 manifest.update(encoder="encoder.int8.onnx", precision="int8",
-                                calibration={"photos": len(pixels), "method": "minmax",
+                                calibration={"photos": len(pixels), "method": "minmax", "float_convs": FLOAT_CONVS,
                                              "format": "QDQ, weights int8 (7-bit range) per channel, "
                                                        "activations uint8"})
         probe = np.random.default_rng(1).normal(size=(3, manifest["feature_dim"])).astype(np.float32)
