@@ -108,7 +108,7 @@ def quantise(float_path: Path, int8_path: Path, pixels: np.ndarray, float_convs:
     Weights use a 7-bit range (``reduce_range``): on CPUs without VNNI (AVX2 only, as this
     project's measurements ran on) the uint8 x int8 kernels add pairs of products in 16
     bits, which saturates with full-range weights. The first ``float_convs`` convolutions
-    (the stem and the first block, the most sensitive and among the cheapest) stay float32.
+    (the stem and the first two blocks: the most sensitive, and cheap) stay float32.
     Measured on EfficientNet-Lite0 in docs/benchmarks.md.
     """
     import onnx
