@@ -206,6 +206,7 @@ def main():
     parser.add_argument("--seed", type=int, default=0, help="the image champion's training seed")
     parser.add_argument("--val-split", type=float, default=0.1)
     parser.add_argument("--rounds", type=int, default=3, help="timing rounds of the photo encoders (best kept)")
+    parser.add_argument("--users-only", action="store_true", help="only the users' top-5 comparison")
     parser.add_argument("--no-commands", action="store_true", help="leave out the cold-command and batch timings")
     parser.add_argument("--user-photos", type=int, default=0, help="dev users' photos scored (0: all)")
     args = parser.parse_args()
@@ -214,15 +215,17 @@ def main():
     env = {**os.environ, "INTERESTKIT_CACHE_DIR": tempfile.mkdtemp(prefix="runtime-cache-")}
     print(f"load average at start: {os.getloadavg()}", flush=True)
     rows, users = [], {}
-    photos(args, rows)
-    captions(args, rows)
+    if not args.users_only:
+        photos(args, rows)
+        captions(args, rows)
     timed = []
-    commands(env, timed, users, timing=not args.no_commands)
+    commands(env, timed, users, timing=not (args.no_commands or args.users_only))
     print(f"load average at end: {os.getloadavg()}")
     print()
-    print_table([("what", "what", "{}"), ("ms/item batch 64", "b64", "{:.2f}"), ("ms/item batch 1", "b1", "{:.2f}"),
-                 ("top-1 validation", "top1", "{:.4f}"), ("top-1 dev users' posts", "users", "{:.4f}"),
-                 ("validation items", "n", "{}")], rows)
+    if rows:
+        print_table([("what", "what", "{}"), ("ms/item batch 64", "b64", "{:.2f}"),
+                     ("ms/item batch 1", "b1", "{:.2f}"), ("top-1 validation", "top1", "{:.4f}"),
+                     ("top-1 dev users' posts", "users", "{:.4f}"), ("validation items", "n", "{}")], rows)
     print()
     if timed:
         print_table([("command", "what", "{}"), ("wall s", "wall", "{:.2f}"), ("posts/s", "rate", "{:.1f}")],
