@@ -3,7 +3,6 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,8 +16,6 @@ from interestkit.modeling.model import InterestModel, load_model
 from interestkit.runtime.onnx_model import ExportedModel
 from interestkit.runtime.tokenizer import Tokenizer
 from runtime_support import LABELS, VOCABULARY, embedding, exported_folder, reference_probs
-
-BIN = Path(sys.executable).parent / "interestkit"
 
 
 def test_a_folder_with_an_export_loads_as_the_exported_model(tmp_path):
@@ -104,7 +101,7 @@ def test_the_fake_model_is_a_test_format_only():
     assert "fake" not in FORMATS and all("testing" not in target for target in FORMATS.values())
 
 
-def _run_without_tf(args, env_extra=None, tmp_path=None):
+def _run_without_tf(args, env_extra=None):
     """Run the CLI in a fresh process; report the modules it loaded."""
     code = ("import sys\nfrom interestkit.cli import main\n"
             "try:\n    main(sys.argv[1:])\nexcept SystemExit as exit:\n    code = exit.code\n"
