@@ -210,6 +210,9 @@ class EfficientNetLiteEncoder(ImageEncoder):
 
     variant = "lite0"
     preprocessing = "(x - 127) / 128"
+    # Conv, depthwise conv, batch norm, ReLU6, add and pooling only (no squeeze-and-excite):
+    # the export quantises it to int8 (interestkit.runtime.export)
+    export_runtime = "onnxruntime int8"
     defaults = dict(ImageEncoder.defaults, weights="pretrained")
 
     def weights(self):

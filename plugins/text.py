@@ -33,6 +33,8 @@ class RecurrentTextEncoder(Encoder):
     modality = "text"
     defaults = COMMON_DEFAULTS
     layer = "SimpleRNN"
+    # the export runs the graph after TextVectorization; runtime.tokenizer makes its ids
+    export_runtime = "onnxruntime"
     bidirectional = False
 
     def build(self, train_inputs=None):

@@ -11,6 +11,8 @@ os.environ["INTERESTKIT_PLUGINS"] = ""  # built-ins only: the developer's plugin
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# the TensorFlow-free stand-in model is a test format, loadable here and in every process a test starts
+os.environ["INTERESTKIT_MODEL_FORMATS"] = "fake=interestkit.testing.fakes:FakeInterestModel"
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 #: the worked-example distributions: installed by the tests that use them, never collected

@@ -69,7 +69,8 @@ def run_training(data, plugin=None, config_path=None, overrides=None, log=print,
         result.metrics["parameters"] = result.model.encoder_model.count_params() + result.model.head_model.count_params()
         result.metrics["inference_ms_per_item"] = inference_ms(result.model, dataset.inputs)
         summary = run.finish(result, fingerprint, register_model=resolved["tracking"]["register"],
-                             registered_model=resolved["tracking"]["registered_model"] or None)
+                             registered_model=resolved["tracking"]["registered_model"] or None,
+                             calibration=dataset.inputs if modality == "image" else None)
     summary.update({k: result.metrics[k] for k in ("val_accuracy", "val_top5_accuracy", "val_loss", "epochs",
                                                    "train_seconds", "temperature")})
     summary.update(plugin=info.name, modality=modality, notes=result.notes, labels=len(result.labels),

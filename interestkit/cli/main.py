@@ -21,6 +21,8 @@ from ..errors import InterestkitError
 from ..settings import DEBUG_ENV, STRICT_PLUGINS_ENV, env_flag
 from . import assess, batch, demo, ensemble, evaluate, failures, models, plugins, predict, ranking, serve, taxonomy, train, zeroshot
 from .audience import audience_command
+from .export import export_command
+from .runtime import add_runtime_option
 from .output import echo_err
 
 
@@ -122,6 +124,10 @@ for _command in (plugins.plugins_command, plugins.cache, train.train, train.comp
                  predict.predict, assess.assess_command, ensemble.ensemble, batch.batch_command):
     cli.add_command(_command)
 cli.add_command(audience_command)
+models.models.add_command(export_command)
+for _command in (predict.predict, ranking.rank, ranking.recommend, evaluate.evaluate, assess.assess_command, serve.serve,
+                 batch.batch_command):
+    add_runtime_option(_command)
 
 
 def _global_options(args):

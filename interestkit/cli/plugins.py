@@ -9,6 +9,7 @@ import click
 from .. import hooks
 from ..hooks.imports import HEAVY, HINT, LIMIT_S, check_entry_points
 from ..modeling.cache import FeatureCache
+from ..runtime.choice import encoder_runtime
 from .output import echo_err, print_table
 
 
@@ -31,6 +32,11 @@ def plugins_command(as_json, check):
         click.echo(json.dumps(rows + providers + [dict(c, kind="import") for c in costs], indent=2))
     else:
         _print_tables(rows, providers, costs)
+        if check:
+            click.echo("")
+            with hooks.lenient():
+                encoders = [info for info in hooks.inventory() if info.kind == "encoder" and info.status == "ok"]
+            print_table(("encoder", "scores on"), [[info.name, encoder_runtime(info.cls)] for info in encoders])
     hooks.enforce_strict()
     if any(c["problems"] for c in costs):
         for cost in costs:

@@ -9,16 +9,20 @@ first).
 
 ``load_model(folder)`` reads any model folder: ``meta.json``'s ``format`` names the class
 (``keras``: this one; ``prototypes``: zero-shot and few-shot heads over a frozen encoder
-plugin, ``modeling.prototypes``; ``fake``: the TensorFlow-free test model of ``interestkit.testing``;
-``ensemble``: the weighted mean of member models, ``interestkit.modeling.ensemble``).
+plugin, ``modeling.prototypes``; ``ensemble``: the weighted mean of member models, ``interestkit.modeling.ensemble``).
 Every format offers what ranking needs: ``modality``, ``labels``, ``temperature``,
-``predict_texts``, ``predict_images`` and ``save``.
+``predict_texts``, ``predict_images`` and ``save`` (``modeling.interface.ScoringModel``).
+
+A folder with an ONNX export (``export/``, ``runtime.manifest``) loads as
+``runtime.onnx_model.ExportedModel`` unless ``INTERESTKIT_RUNTIME=tf`` asks for Keras
+(``runtime.choice``): scoring then imports neither TensorFlow nor Keras.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +34,10 @@ from ..data.augment import View
 from ..data.images import load_images
 from ..errors import ModelError
 from ..hooks import KERAS_OBJECTS_GROUP, import_keras_objects, one_line, requirements
+from ..runtime.choice import use_export
 from .calibration import apply_temperature
 from .features import image_features
+from .interface import MetaProperties
 
 BATCH = 256
 #: at most this many inputs go through one compiled call of the model instead of ``Model.predict``,
@@ -41,10 +47,27 @@ SMALL_BATCH = BATCH
 #: model folder formats: ``meta.json["format"]`` -> "module:class" (imported when used)
 FORMATS = {
     "keras": "interestkit.modeling.model:InterestModel",
-    "fake": "interestkit.testing.fakes:FakeInterestModel",
     "prototypes": "interestkit.modeling.prototypes:PrototypeModel",
     "ensemble": "interestkit.modeling.ensemble:EnsembleModel",
 }
+#: a folder with an ONNX export, scored without TensorFlow
+EXPORTED = "interestkit.runtime.onnx_model:ExportedModel"
+
+
+#: more formats, "name=module:Class,...": how tests make their TensorFlow-free stand-in
+#: (``interestkit.testing.fakes``) loadable in every process they start
+FORMATS_ENV = "INTERESTKIT_MODEL_FORMATS"
+
+
+def formats() -> dict:
+    """``FORMATS`` and those ``INTERESTKIT_MODEL_FORMATS`` adds."""
+    known = dict(FORMATS)
+    for entry in filter(None, (e.strip() for e in os.environ.get(FORMATS_ENV, "").split(","))):
+        name, _, target = entry.partition("=")
+        if not name.strip() or ":" not in target:
+            raise ModelError(f"{FORMATS_ENV}: entry {entry!r} is not name=module:Class")
+        known[name.strip()] = target.strip()
+    return known
 
 
 def _keras():
@@ -78,13 +101,15 @@ def load_model(directory):
     """Load a model folder of any format (see ``FORMATS``)."""
     meta = read_meta(directory)
     kind = meta.get("format", "keras")
-    if kind not in FORMATS:
-        raise ModelError(f"{directory}: unknown model format {kind!r} (known: {', '.join(FORMATS)})")
-    module, _, name = FORMATS[kind].partition(":")
+    known = formats()
+    if kind not in known:
+        raise ModelError(f"{directory}: unknown model format {kind!r} (known: {', '.join(known)})")
+    target = EXPORTED if kind != "ensemble" and use_export(directory) else known[kind]
+    module, _, name = target.partition(":")
     return getattr(importlib.import_module(module), name).load(directory)
 
 
-class InterestModel:
+class InterestModel(MetaProperties):
     """A trained interest classifier for one modality."""
 
     format = "keras"
@@ -97,20 +122,6 @@ class InterestModel:
         self.meta = dict(meta or {})
         self._full = None
         self._compiled = {}
-
-    # --- properties -------------------------------------------------------------
-
-    @property
-    def temperature(self) -> float:
-        return float(self.meta.get("temperature", 1.0))
-
-    @property
-    def image_size(self):
-        return self.meta.get("image_size")
-
-    @property
-    def frozen(self) -> bool:
-        return bool(self.meta.get("frozen", False))
 
     def full_model(self):
         """One Keras model from raw input to probabilities."""

@@ -38,6 +38,7 @@ from ..errors import InterestkitError, ModelError
 from ..hooks import requirements
 from .calibration import apply_temperature
 from .features import image_features
+from .interface import MetaProperties
 from .model import read_meta, write_meta
 
 HEADS = ("cosine", "mapped")
@@ -105,7 +106,7 @@ def embed_texts(model, sentences) -> np.ndarray:
     return out
 
 
-class PrototypeModel:
+class PrototypeModel(MetaProperties):
     """Interest probabilities from a frozen encoder's features and a fixed head (see the module)."""
 
     format = "prototypes"
@@ -135,14 +136,6 @@ class PrototypeModel:
         self._classifier = None
         if encoder is not None and modality == "image":
             self.meta["image_size"] = int(encoder.image_size())
-
-    @property
-    def temperature(self) -> float:
-        return float(self.meta.get("temperature", 1.0))
-
-    @property
-    def image_size(self):
-        return self.meta.get("image_size")
 
     @property
     def frozen(self) -> bool:

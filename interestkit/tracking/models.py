@@ -21,6 +21,7 @@ from ..errors import DataError, InterestkitError, ModelError
 from ..hooks.requirements import model_needs
 from ..modeling.model import load_model, read_meta
 from ..ranking.bundle import save_bundle, spec_of
+from ..runtime.export import export_when_logged, runtime_requirements
 from . import environment as environment_module
 from .registry import CHAMPION, HYBRID_NAME, describe_uri, register, registered_name
 from .store import as_param, configure, experiment_id, tracking_uri
@@ -69,14 +70,20 @@ def _pyfunc_flavours():
     return pyfunc
 
 
-def log_interest_model(model, step: int = 0) -> str:
-    """Log a text or image model (any model format) in the active run; returns its model URI."""
+def log_interest_model(model, step: int = 0, calibration=None) -> str:
+    """Log a text or image model (any model format) in the active run; returns its model URI.
+
+    A Keras model's folder gets its ONNX export (``runtime.export``; ``calibration``: photos
+    for int8 quantisation), and its requirements then name ONNX Runtime."""
     import mlflow
 
     pyfunc = _pyfunc_flavours()
     with tempfile.TemporaryDirectory(prefix="interestkit-") as tmp:
         folder = model.save(Path(tmp) / "model")
+        exported = export_when_logged(model, folder, calibration, warn=_warn)
         wheels, pip = environment(model_packages(getattr(model, "meta", {}) or {}), tmp)
+        if exported:
+            pip = [*pip, *runtime_requirements()]
         with _without_input_example_warning():
             info = mlflow.pyfunc.log_model(name="model", python_model=pyfunc.InterestPyfunc(),
                                            artifacts={"model": str(folder), **wheels},

@@ -60,8 +60,11 @@ class TrainingRun:
         mlflow.log_metrics(metrics, step=self.step)
         self.step += 1
 
-    def finish(self, result, dataset_fingerprint, register_model=True, registered_model=None) -> dict:
-        """Log figures, labels and the model; register a new version. Returns a summary."""
+    def finish(self, result, dataset_fingerprint, register_model=True, registered_model=None,
+               calibration=None) -> dict:
+        """Log figures, labels and the model; register a new version. Returns a summary.
+
+        ``calibration``: training photos, for the int8 quantisation of the model's ONNX export."""
         import mlflow
 
         summary = {"run_id": self.run_id, "registered_model": None, "version": None, "champion": False}
@@ -79,7 +82,7 @@ class TrainingRun:
         log_figure(figures.confusion(result.confusion, result.labels), "confusion_matrix.png")
         if result.notes:
             mlflow.log_text("\n".join(result.notes) + "\n", "notes.txt")
-        model_uri = log_interest_model(result.model, step=self.step)
+        model_uri = log_interest_model(result.model, step=self.step, calibration=calibration)
         if register_model:
             name = registered_model or registered_name(result.model.modality)
             tags = {"plugin": result.model.meta.get("plugin", ""), "modality": result.model.modality,

@@ -1,0 +1,241 @@
+"""Runtime benchmark: TensorFlow against the ONNX export, every figure side by side in one run.
+
+    .venv/bin/python benchmarks/runtime.py --store DIR [--data ../shared/data] [--user-photos 0]
+
+``--store`` is an interestkit store whose text and image champions have exports
+(``interestkit models export``). The image champion must have been trained on
+``../shared/data/images/train`` with ``--seed S`` (``--seed``, default 0) and the default
+validation fraction, so that its validation split is known. Rows:
+
+- photos: the encoder alone on decoded pixels, ms/photo at batch 64 (128 validation
+  photos) and at batch 1 (median of 10), the best of ``--rounds`` rounds that take the
+  runtimes in turn; top-1 of encoder + head on the validation
+  split; TensorFlow (float32, one compiled call), ONNX float32 and ONNX int8. The int8
+  graph is quantised again here, calibrated on 200 photos of the training split only.
+- dev users' photos: top-1 against ``post_truth.tsv``'s ``photo_interest`` (labels the model knows).
+- captions: encoder + head, ms/caption at batch 64 and batch 1; top-1 on 2,000 captions.
+- cold commands: wall time of ``interestkit predict "..."`` and ``predict --image``,
+  and ``interestkit batch --engine local`` posts/s over the dev users' 800 posts;
+- users: the dev users' top-5 from ``interestkit rank``, TensorFlow against the export.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+DATA = ROOT.parent / "shared" / "data"
+BIN = Path(sys.executable).parent / "interestkit"
+
+from bench_common import print_table  # noqa: E402
+
+
+def per_item(function, inputs, batch):
+    """(ms per item, outputs) running ``function`` over ``inputs`` in batches of ``batch`` (after a warm-up call)."""
+    function(inputs[:batch])
+    started = time.perf_counter()
+    outputs = [function(inputs[start:start + batch]) for start in range(0, len(inputs), batch)]
+    return (time.perf_counter() - started) / len(inputs) * 1000, np.concatenate(outputs)
+
+
+def single(function, inputs, repeats=20):
+    times = []
+    for i in range(repeats):
+        started = time.perf_counter()
+        function(inputs[i % len(inputs):i % len(inputs) + 1])
+        times.append(time.perf_counter() - started)
+    return float(np.median(times) * 1000)
+
+
+def cold(args, env, repeats=2):
+    """Best wall time of a fresh ``interestkit`` process."""
+    best = None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        subprocess.run([str(BIN), *args], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        took = time.perf_counter() - started
+        best = took if best is None else min(best, took)
+    return best
+
+
+def champion_folder(name):
+    from interestkit.tracking.exports import model_root
+
+    return model_root(f"models:/{name}@champion") / "artifacts" / "model"
+
+
+def load_three(folder, calibration_pixels):
+    """TensorFlow, ONNX float32 and ONNX int8 (re-quantised on ``calibration_pixels``) models of ``folder``."""
+    from interestkit.modeling.model import InterestModel
+    from interestkit.runtime.export import quantise
+    from interestkit.runtime.onnx_model import ExportedModel
+
+    copy = Path(tempfile.mkdtemp(prefix="runtime-bench-")) / "model"
+    shutil.copytree(folder, copy)
+    models = {"tensorflow float32": InterestModel.load(copy), "onnx float32": ExportedModel.load(copy, "float32")}
+    if calibration_pixels is not None:
+        quantise(copy / "export" / "encoder.onnx", copy / "export" / "encoder.int8.onnx", calibration_pixels)
+        models["onnx int8"] = ExportedModel.load(copy, "int8")
+    return models
+
+
+def encoder_call(model):
+    if hasattr(model, "encoder_model"):
+        return lambda x: model._predict(model.encoder_model, x)
+    return lambda x: model.encoder(x, 64)
+
+
+def photos(args, rows):
+    from interestkit.data.datasets import load_image_dataset
+    from interestkit.data.images import load_images
+    from interestkit.data.splits import stratified_split
+
+    folder = champion_folder("interestkit-image")
+    meta = json.loads((folder / "meta.json").read_text())
+    size = int(meta["image_size"])
+    dataset = load_image_dataset(DATA / "images" / "train", checked=False)
+    train_idx, val_idx = stratified_split(dataset.labels, args.val_split, args.seed)
+    rng = np.random.default_rng(0)
+    calibration = [dataset.inputs[i] for i in rng.choice(train_idx, 200, replace=False)]
+    calib_pixels, _, _ = load_images(calibration, size)
+    val_pixels, kept, _ = load_images([dataset.inputs[i] for i in val_idx], size)
+    truth = np.array([meta["labels"].index(dataset.labels[val_idx[k]]) for k in kept])
+    user_sources, user_truth = user_photos(meta["labels"], args.user_photos)
+    user_pixels, user_kept, _ = load_images(user_sources, size)
+    models = load_three(folder, calib_pixels)
+    found = {}
+    for name, model in models.items():
+        encode = encoder_call(model)
+        _, features = per_item(encode, val_pixels, 64)
+        top1 = float((model.predict_features(features).argmax(1) == truth).mean())
+        user_top1 = float((model.predict_features(encode(user_pixels)).argmax(1)
+                           == user_truth[user_kept]).mean()) if len(user_kept) else None
+        found[name] = {"what": f"photos, {name}", "b64": None, "b1": None, "top1": top1, "users": user_top1,
+                       "n": len(truth)}
+    # timings: rounds that take the runtimes in turn, the best of each kept (the machine is shared)
+    for _ in range(args.rounds):
+        for name, model in models.items():
+            encode = encoder_call(model)
+            b64 = per_item(encode, val_pixels[:128], 64)[0]
+            b1 = single(encode, val_pixels, 10)
+            row = found[name]
+            row["b64"] = b64 if row["b64"] is None else min(row["b64"], b64)
+            row["b1"] = b1 if row["b1"] is None else min(row["b1"], b1)
+    for row in found.values():
+        rows.append(row)
+        print(row, flush=True)
+
+
+def user_photos(labels, limit):
+    truth = {r["post_id"]: r["photo_interest"] for r in csv.DictReader(open(DATA / "users" / "post_truth.tsv"),
+                                                                          delimiter="\t")}
+    sources, answers = [], []
+    for line in open(DATA / "users" / "posts.jsonl"):
+        post = json.loads(line)
+        interest = truth.get(post["post_id"])
+        if post.get("image") and interest in labels:
+            sources.append(DATA / "users" / post["image"])
+            answers.append(labels.index(interest))
+    if limit:
+        sources, answers = sources[:limit], answers[:limit]
+    return sources, np.array(answers)
+
+
+def captions(args, rows):
+    from interestkit.modeling.model import InterestModel
+    from interestkit.runtime.onnx_model import ExportedModel
+
+    folder = champion_folder("interestkit-text")
+    meta = json.loads((folder / "meta.json").read_text())
+    table = list(csv.DictReader(open(DATA / "text" / "train.tsv"), delimiter="\t"))
+    sample = [table[i] for i in np.random.default_rng(1).choice(len(table), 2000, replace=False)]
+    texts = [r["text"] for r in sample if r["label"] in meta["labels"]]
+    truth = np.array([meta["labels"].index(r["label"]) for r in sample if r["label"] in meta["labels"]])
+    for name, model in (("tensorflow float32", InterestModel.load(folder)), ("onnx float32", ExportedModel.load(folder))):
+        predict = model.predict_sentences
+        b64, probs = per_item(predict, texts, 64)
+        b1 = single(predict, texts)
+        top1 = float((probs.argmax(1) == truth).mean())
+        rows.append({"what": f"captions ({meta.get('plugin')}), {name}", "b64": b64, "b1": b1, "top1": top1,
+                     "users": None, "n": len(truth)})
+        print(rows[-1], flush=True)
+
+
+def commands(env, rows, users, timing=True):
+    photo = next(p for p in sorted((DATA / "users" / "media").glob("*.jpg")))
+    posts = DATA / "users" / "posts.jsonl"
+    for runtime in ("tf", "auto"):
+        label = "tensorflow" if runtime == "tf" else "export"
+        if timing:
+            timed_commands(env, rows, runtime, label, photo, posts)
+        done = subprocess.run([str(BIN), "rank", "--runtime", runtime, "--posts", str(posts), "--format", "json",
+                               "--media-root", str(DATA / "users")], env=env, check=True, capture_output=True, text=True)
+        users[label] = {u["user_id"]: [i["interest"] for i in u["interests"]] for u in json.loads(done.stdout)}
+
+
+def timed_commands(env, rows, runtime, label, photo, posts):
+    rows.append({"what": f"cold predict \"caption\", {label}", "wall": cold(
+        ["predict", "--runtime", runtime, "Landed a huge bass at the lake this morning"], env)})
+    rows.append({"what": f"cold predict --image, {label}", "wall": cold(
+        ["predict", "--runtime", runtime, "--image", str(photo)], env)})
+    out = Path(tempfile.mkdtemp(prefix="runtime-batch-")) / "out"
+    wall = cold(["batch", "--runtime", runtime, "--engine", "local", "--posts", str(posts), "--out", str(out),
+                 "--media-root", str(DATA / "users")], env, repeats=1)
+    rows.append({"what": f"batch --engine local (800 posts), {label}", "wall": wall, "rate": 800 / wall})
+    for row in rows[-3:]:
+        print(row, flush=True)
+
+
+def main():
+    global DATA
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--store", required=True, help="interestkit store with exported champions")
+    parser.add_argument("--data", type=Path, default=DATA, help=f"the real data (default {DATA})")
+    parser.add_argument("--seed", type=int, default=0, help="the image champion's training seed")
+    parser.add_argument("--val-split", type=float, default=0.1)
+    parser.add_argument("--rounds", type=int, default=3, help="timing rounds of the photo encoders (best kept)")
+    parser.add_argument("--users-only", action="store_true", help="only the users' top-5 comparison")
+    parser.add_argument("--no-commands", action="store_true", help="leave out the cold-command and batch timings")
+    parser.add_argument("--user-photos", type=int, default=0, help="dev users' photos scored (0: all)")
+    args = parser.parse_args()
+    DATA = args.data
+    os.environ["INTERESTKIT_REGISTRY"] = args.store
+    env = {**os.environ, "INTERESTKIT_CACHE_DIR": tempfile.mkdtemp(prefix="runtime-cache-")}
+    print(f"load average at start: {os.getloadavg()}", flush=True)
+    rows, users = [], {}
+    if not args.users_only:
+        photos(args, rows)
+        captions(args, rows)
+    timed = []
+    commands(env, timed, users, timing=not (args.no_commands or args.users_only))
+    print(f"load average at end: {os.getloadavg()}")
+    print()
+    if rows:
+        print_table([("what", "what", "{}"), ("ms/item batch 64", "b64", "{:.2f}"),
+                     ("ms/item batch 1", "b1", "{:.2f}"), ("top-1 validation", "top1", "{:.4f}"),
+                     ("top-1 dev users' posts", "users", "{:.4f}"), ("validation items", "n", "{}")], rows)
+    print()
+    if timed:
+        print_table([("command", "what", "{}"), ("wall s", "wall", "{:.2f}"), ("posts/s", "rate", "{:.1f}")],
+                    [{"rate": None, **r} for r in timed])
+    differ = sorted(u for u in users["tensorflow"] if users["tensorflow"][u] != users["export"].get(u))
+    print(f"\nusers' top-5, export against TensorFlow: {len(users['tensorflow']) - len(differ)} of "
+          f"{len(users['tensorflow'])} identical")
+    for user in differ:
+        print(f"  {user}: tensorflow {users['tensorflow'][user]} | export {users['export'].get(user)}")
+
+
+if __name__ == "__main__":
+    main()

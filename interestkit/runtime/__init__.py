@@ -1,0 +1,1 @@
+"""Inference without TensorFlow: exported model graphs run on ONNX Runtime."""

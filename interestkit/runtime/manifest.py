@@ -1,0 +1,85 @@
+"""The exported inference artefact of a model folder: ``export/manifest.json`` and its files.
+
+A model folder (``modeling.model``) may hold an ``export/`` folder beside its Keras
+files: the encoder's and the head's numeric graphs as ONNX files, and what runs outside
+them (for captions, the tokeniser's vocabulary). ``manifest.json`` says which:
+
+    {"version": 1, "runtime": "onnxruntime", "modality": "image", "precision": "int8",
+     "encoder": "encoder.int8.onnx", "encoder_float32": "encoder.onnx", "head": "head.onnx",
+     "feature_dim": 1280, "input": "pixels", "calibration": {...}}
+
+Captions add ``"input": "token_ids"`` and ``"tokenizer": {"vocabulary": "vocabulary.json",
+"sequence_length": 40}``. Reading a manifest needs neither TensorFlow nor ONNX Runtime.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import ModelError
+
+EXPORT_DIR = "export"
+MANIFEST = "manifest.json"
+VERSION = 1
+RUNTIME = "onnxruntime"
+INPUTS = ("pixels", "token_ids")
+PRECISIONS = ("float32", "int8")
+
+
+def export_dir(folder) -> Path:
+    return Path(folder) / EXPORT_DIR
+
+
+def has_export(folder) -> bool:
+    return (export_dir(folder) / MANIFEST).is_file()
+
+
+def read_manifest(folder) -> dict:
+    """The checked manifest of ``folder``'s export; ModelError naming the file and field otherwise."""
+    path = export_dir(folder) / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(f"{folder}: the model has no exported graph ({path} is missing); "
+                         "run 'interestkit models export' or use --runtime tf") from None
+    except (OSError, ValueError) as error:
+        raise ModelError(f"{path}: unreadable export manifest ({error})") from None
+    if not isinstance(manifest, dict):
+        raise ModelError(f"{path}: expected a JSON object")
+    expect = {"version": (VERSION,), "runtime": (RUNTIME,), "input": INPUTS, "precision": PRECISIONS}
+    for field, allowed in expect.items():
+        if manifest.get(field) not in allowed:
+            raise ModelError(f"{path}: field {field!r} is {manifest.get(field)!r}, expected one of "
+                             f"{', '.join(map(str, allowed))}")
+    for field in ("encoder", "head"):
+        name = manifest.get(field)
+        if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith("."):
+            raise ModelError(f"{path}: field {field!r} must name a file in {EXPORT_DIR}/, got {name!r}")
+        if not (export_dir(folder) / name).is_file():
+            raise ModelError(f"{path}: field {field!r} names {name!r}, which is not in {export_dir(folder)}")
+    if not isinstance(manifest.get("feature_dim"), int) or manifest["feature_dim"] < 1:
+        raise ModelError(f"{path}: field 'feature_dim' must be a positive integer, got {manifest.get('feature_dim')!r}")
+    if manifest["input"] == "token_ids":
+        tokenizer = manifest.get("tokenizer")
+        if not isinstance(tokenizer, dict) or not isinstance(tokenizer.get("sequence_length"), int) \
+                or not isinstance(tokenizer.get("vocabulary"), str):
+            raise ModelError(f"{path}: field 'tokenizer' must give 'vocabulary' (a file) and 'sequence_length' "
+                             f"(an integer), got {tokenizer!r}")
+    return manifest
+
+
+def read_vocabulary(folder, manifest: dict) -> list[str]:
+    path = export_dir(folder) / manifest["tokenizer"]["vocabulary"]
+    try:
+        vocabulary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ModelError(f"{path}: unreadable vocabulary ({error})") from None
+    if not isinstance(vocabulary, list) or not all(isinstance(t, str) for t in vocabulary):
+        raise ModelError(f"{path}: expected a JSON list of tokens")
+    return vocabulary
+
+
+def write_manifest(directory, manifest: dict) -> None:
+    (Path(directory) / MANIFEST).write_text(json.dumps(dict(manifest, version=VERSION, runtime=RUNTIME), indent=2,
+                                                       sort_keys=True))

@@ -1,0 +1,65 @@
+"""ONNX exports of registered versions: written into the version's own model folder.
+
+A version logged before exports existed (or with ``INTERESTKIT_EXPORT=0``) gets one with
+``interestkit models export``: the folder the pyfunc flavour loads (``artifacts/model``
+of the logged model) is found in the local artifact store and ``export/`` is written
+into it atomically (``runtime.export``), with ``onnxruntime`` added to the version's
+``requirements.txt``. Stores whose artefacts are not on this machine are refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from ..errors import ModelError
+from ..modeling.model import load_model, read_meta
+from ..runtime.choice import forced
+from ..runtime.export import calibration_sample, export_model, runtime_requirements
+from .registry import describe_uri
+from .store import configure
+
+
+def model_root(uri: str) -> Path:
+    """The local directory of the logged model ``uri`` (``models:/...`` or ``runs:/...``)."""
+    configure()
+    try:
+        if uri.startswith("models:/"):
+            from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository
+
+            location = ModelsArtifactRepository.get_underlying_uri(uri)
+        elif uri.startswith("runs:/"):
+            from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
+
+            location = RunsArtifactRepository.get_underlying_uri(uri)
+        else:
+            raise ModelError(f"{uri!r}: expected models:/NAME@ALIAS, models:/NAME/VERSION or runs:/RUN/model")
+    except ModelError:
+        raise
+    except Exception as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ModelError(f"model {uri!r} is not in the registry: {first}") from None
+    parsed = urlparse(location)
+    if parsed.scheme not in ("", "file"):
+        raise ModelError(f"model {uri!r} is stored at {location}, not on this machine; export it where it is stored")
+    return Path(unquote(parsed.path))
+
+
+def export_registered(uri: str, calibration=None, photos: int = 200, log=print) -> dict:
+    """Write the ONNX export of the registered model ``uri`` into its folder; returns the manifest."""
+    root = model_root(uri)
+    folder = root / "artifacts" / "model"
+    read_meta(folder)  # an interestkit model folder, or a clear error
+    with forced("tf"):  # the Keras graphs, whatever this process scores with
+        model = load_model(folder)
+    manifest = export_model(model, folder, calibration_sample(calibration or [], photos), log=log)
+    requirements = root / "requirements.txt"
+    if requirements.is_file():
+        lines = requirements.read_text().splitlines()
+        missing = [r for r in runtime_requirements() if not any(line.startswith("onnxruntime") for line in lines)]
+        if missing:
+            requirements.write_text("\n".join([*lines, *missing]) + "\n")
+    described = describe_uri(uri)
+    log(f"exported {uri}{' (version ' + str(described['version']) + ')' if described else ''}: "
+        f"{manifest['precision']} encoder, {folder / 'export'}")
+    return manifest

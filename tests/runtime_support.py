@@ -1,0 +1,96 @@
+"""Small model folders with hand-built ONNX graphs: the exported runtime tested without TensorFlow."""
+
+import json
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+LABELS = ["Golf", "Fishing", "Cooking"]
+VOCABULARY = ["", "[UNK]", "golf", "lake", "fish", "cook", "dinner", "swing"]
+DIM = 4
+
+
+def _save(graph, path):
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+
+
+def embedding():
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(len(VOCABULARY), DIM)).astype(np.float32)
+    table[0] = 0
+    return table
+
+
+def head_weights(dim=DIM):
+    rng = np.random.default_rng(1)
+    return rng.normal(size=(dim, len(LABELS))).astype(np.float32), rng.normal(size=len(LABELS)).astype(np.float32)
+
+
+def text_encoder(path):
+    """ids (n, L) -> the sum of their embeddings (n, DIM)."""
+    nodes = [helper.make_node("Gather", ["table", "ids"], ["vectors"]),
+             helper.make_node("ReduceSum", ["vectors", "axis"], ["features"], keepdims=0)]
+    graph = helper.make_graph(nodes, "text_encoder",
+                              [helper.make_tensor_value_info("ids", TensorProto.INT64, ["n", "L"])],
+                              [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["n", DIM])],
+                              [numpy_helper.from_array(embedding(), "table"),
+                               numpy_helper.from_array(np.array([1], np.int64), "axis")])
+    _save(graph, path)
+
+
+def image_encoder(path, size):
+    """pixels (n, s, s, 3) -> mean of each channel / 255 and their mean (n, DIM)."""
+    nodes = [helper.make_node("ReduceMean", ["pixels", "axes"], ["means"], keepdims=0),
+             helper.make_node("Div", ["means", "scale"], ["scaled"]),
+             helper.make_node("ReduceMean", ["scaled", "last"], ["overall"], keepdims=1),
+             helper.make_node("Concat", ["scaled", "overall"], ["features"], axis=1)]
+    graph = helper.make_graph(nodes, "image_encoder",
+                              [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, ["n", size, size, 3])],
+                              [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["n", DIM])],
+                              [numpy_helper.from_array(np.array([1, 2], np.int64), "axes"),
+                               numpy_helper.from_array(np.array([255.0], np.float32), "scale"),
+                               numpy_helper.from_array(np.array([1], np.int64), "last")])
+    _save(graph, path)
+
+
+def head(path):
+    kernel, bias = head_weights()
+    nodes = [helper.make_node("MatMul", ["features", "kernel"], ["logits0"]),
+             helper.make_node("Add", ["logits0", "bias"], ["logits"]),
+             helper.make_node("Softmax", ["logits"], ["probs"], axis=-1)]
+    graph = helper.make_graph(nodes, "head", [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["n", DIM])],
+                              [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["n", len(LABELS)])],
+                              [numpy_helper.from_array(kernel, "kernel"), numpy_helper.from_array(bias, "bias")])
+    _save(graph, path)
+
+
+def reference_probs(features):
+    kernel, bias = head_weights()
+    logits = features @ kernel + bias
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def exported_folder(folder, modality, size=8, sequence_length=6):
+    """A model folder with only meta.json and export/ (no Keras files)."""
+    export = folder / "export"
+    export.mkdir(parents=True)
+    meta = {"format": "keras", "modality": modality, "labels": LABELS, "temperature": 1.0, "plugin": f"tiny-{modality}"}
+    manifest = {"version": 1, "runtime": "onnxruntime", "modality": modality, "encoder": "encoder.onnx",
+                "head": "head.onnx", "feature_dim": DIM, "precision": "float32"}
+    if modality == "text":
+        text_encoder(export / "encoder.onnx")
+        (export / "vocabulary.json").write_text(json.dumps(VOCABULARY))
+        manifest.update(input="token_ids", tokenizer={"vocabulary": "vocabulary.json", "sequence_length": sequence_length})
+    else:
+        image_encoder(export / "encoder.onnx", size)
+        meta.update(image_size=size, frozen=True, encoder_identity={"encoder": "tiny", "size": size})
+        manifest.update(input="pixels", encoder_float32="encoder.onnx")
+    head(export / "head.onnx")
+    (folder / "meta.json").write_text(json.dumps(meta))
+    (export / "manifest.json").write_text(json.dumps(manifest))
+    return folder

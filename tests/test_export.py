@@ -1,0 +1,86 @@
+"""Real Keras models exported to ONNX: the same probabilities, int8 photo encoders, the export logged with the model."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.slow
+
+LABELS = ["Golf", "Fishing", "Cooking"]
+CAPTIONS = ["golf swing on the course", "fishing at the lake. big bass!", "cooking dinner tonight", "golf again",
+            "a lake, a boat and a fish", "pasta recipe for dinner"] * 5
+
+
+def _interest_model(encoder, head_dim_labels=LABELS, meta=None):
+    from interestkit.modeling.model import InterestModel
+    from interestkit_plugins.heads import SoftmaxClassifier
+
+    return lambda keras_encoder: InterestModel(
+        encoder.modality, head_dim_labels, keras_encoder,
+        SoftmaxClassifier().build(int(keras_encoder.output_shape[-1]), len(head_dim_labels)), meta or {})
+
+
+def test_a_bilstm_caption_model_is_logged_with_its_export_and_scores_the_same(tmp_path, monkeypatch):
+    import mlflow
+
+    from interestkit import tracking
+    from interestkit.modeling.model import load_model
+    from interestkit.runtime.onnx_model import ExportedModel
+    from interestkit_plugins.text import BiLSTMEncoder
+
+    encoder = BiLSTMEncoder(embedding_init="random", vocab_size=50, units=8, embedding_dim=8)
+    model = _interest_model(encoder, meta={"plugin": "bilstm"})(encoder.build(CAPTIONS))
+    monkeypatch.setenv("INTERESTKIT_EXPORT", "1")
+    registered = tracking.register_interest_model(model)
+    folder = Path(mlflow.artifacts.download_artifacts(registered["uri"]))
+    manifest = json.loads((folder / "artifacts" / "model" / "export" / "manifest.json").read_text())
+    assert manifest["input"] == "token_ids" and manifest["tokenizer"]["sequence_length"] == 40
+    assert any(line.startswith("onnxruntime") for line in (folder / "requirements.txt").read_text().splitlines())
+    exported = load_model(folder / "artifacts" / "model")
+    assert isinstance(exported, ExportedModel)
+    texts = CAPTIONS[:6] + ["", "Unknown words only", "golf " * 60]
+    assert np.allclose(exported.predict_texts(texts), model.predict_texts(texts), atol=1e-5, equal_nan=True)
+
+
+def test_efficientnet_lite_exports_to_int8_close_to_float32(tmp_path):
+    import keras
+
+    from interestkit.runtime.export import export_model
+    from interestkit.runtime.onnx_model import ExportedModel
+    from interestkit_plugins.efficientnet_lite import build_lite
+    from interestkit_plugins.image import EfficientNetLite0Encoder
+
+    size = 64
+    encoder = EfficientNetLite0Encoder(image_size=size)
+    backbone = build_lite("lite0", size)
+    kinds = {type(layer).__name__ for layer in backbone.layers}
+    assert kinds <= {"InputLayer", "Rescaling", "Conv2D", "DepthwiseConv2D", "BatchNormalization", "ReLU", "Add",
+                     "GlobalAveragePooling2D"}, kinds  # no squeeze-and-excite (no Multiply, no sigmoid)
+    assert {layer.max_value for layer in backbone.layers if isinstance(layer, keras.layers.ReLU)} == {6.0}
+    model = _interest_model(encoder, meta={"image_size": size, "frozen": True,
+                                           "encoder_identity": {"encoder": "lite0", "size": size}})(backbone)
+    model.save(tmp_path / "model")
+    rng = np.random.default_rng(0)
+    photos = []
+    for n in range(24):
+        path = tmp_path / f"{n}.png"
+        Image.fromarray(rng.integers(0, 255, (48, 48, 3), dtype=np.uint8)).resize((96, 96)).save(path)
+        photos.append(path)
+    manifest = export_model(model, tmp_path / "model", calibration=photos[:16])
+    assert manifest["precision"] == "int8" and manifest["calibration"]["photos"] == 16
+    export = tmp_path / "model" / "export"
+    assert (export / "encoder.int8.onnx").stat().st_size < (export / "encoder.onnx").stat().st_size / 2
+    import onnx
+
+    graph = onnx.load(str(export / "encoder.int8.onnx")).graph
+    per_channel = [n for n in graph.node if n.op_type == "DequantizeLinear"
+                   and any(i.name == n.input[1] and len(i.dims) == 1 and i.dims[0] > 1 for i in graph.initializer)]
+    assert per_channel, "weights are quantised per channel"
+    reference = model.predict_images(photos[16:], calibrated=False)[0]
+    float32 = ExportedModel.load(tmp_path / "model", "float32").predict_images(photos[16:], calibrated=False)[0]
+    int8 = ExportedModel.load(tmp_path / "model").predict_images(photos[16:], calibrated=False)[0]
+    assert np.allclose(float32, reference, atol=1e-4)
+    assert np.abs(int8 - reference).max() < 0.1
