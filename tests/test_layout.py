@@ -124,7 +124,7 @@ LAYERS = [
     ("interestkit", "interfaces", "hooks"),
     ("data",),
     ("adtech", "taxonomy", "recommend", "semantics"),
-    ("modeling",),
+    ("modeling", "runtime"),
     ("ranking",),
     ("tracking",),
     ("app", "testing"),
