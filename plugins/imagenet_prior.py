@@ -41,6 +41,8 @@ class ImageNetPriorClassifier(Classifier):
         "background": Option(0.25, min=-1, max=1, help="similarity of 'no interest' for a class (-1: none)"),
         "embedder": Option("auto", choices=EMBEDDERS, help="text embedder of the class map"),
     }
+    search_space = {"dropout": {"low": 0.0, "high": 0.7}, "prior_weight": {"low": 0.1, "high": 0.9},
+                    "map_temperature": {"low": 0.02, "high": 0.2, "log": True}}
 
     def prepare(self, labels, encoder):
         if not callable(getattr(encoder, "imagenet_classifier", None)):

@@ -19,7 +19,7 @@ import click
 from .. import __version__, hooks
 from ..errors import InterestkitError
 from ..settings import DEBUG_ENV, STRICT_PLUGINS_ENV, env_flag
-from . import assess, batch, demo, ensemble, evaluate, failures, models, plugins, predict, ranking, serve, taxonomy, train, zeroshot
+from . import assess, batch, demo, ensemble, evaluate, failures, models, plugins, predict, ranking, serve, taxonomy, train, tune, zeroshot
 from .output import echo_err
 
 
@@ -115,6 +115,7 @@ for _command in (plugins.plugins_command, plugins.cache, train.train, train.comp
                  taxonomy.taxonomy_group, zeroshot.zero_shot_command,
                  predict.predict, assess.assess_command, ensemble.ensemble, batch.batch_command):
     cli.add_command(_command)
+cli.add_command(tune.tune)
 
 
 def _global_options(args):

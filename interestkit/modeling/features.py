@@ -88,3 +88,17 @@ def _encode_or_nan(encode, sources, size, dim, on_error, messages: dict, positio
             pixels = view.apply(pixels, [hashes[k] if hashes else file_sha256(sources[k]) for k in ok])
         out[ok] = np.asarray(encode(pixels), dtype=np.float32)
     return out
+
+
+def text_features(encode, texts, cache=None, identity=None):
+    """Features of captions (``encode(texts) -> (n, dim)``), through an enabled ``cache`` when
+    the frozen encoder's ``identity`` is given: each caption keyed by the SHA-256 of its UTF-8
+    text, so a second training run on the same captions (a tuning trial) encodes nothing."""
+    import hashlib
+
+    texts = list(texts)
+    if cache is None or not cache.enabled or identity is None or not texts:
+        return np.asarray(encode(texts), dtype=np.float32)
+    key = cache.register({**identity, "input": "text"})
+    hashes = [hashlib.sha256(text.encode("utf-8")).hexdigest() for text in texts]
+    return cache.features(key, hashes, lambda idx: encode([texts[i] for i in idx]))
