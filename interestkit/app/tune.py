@@ -122,6 +122,21 @@ def trial_config(prepared: Prepared, drawn: dict) -> dict:
                               source=str(prepared.request.config_path or "config"))
 
 
+def base_values(prepared: Prepared) -> dict:
+    """The base config's value of every searched option that lies inside its range or choices."""
+    resolved = prepared.resolved
+    head_cls = hooks.get("classifier", resolved["classifier"]["name"]).cls
+    sections = {"encoder": hooks.get("encoder", resolved["plugin"]).cls(**resolved["encoder"]).options,
+                "classifier": head_cls(**resolved["classifier"]["options"]).options, "training": resolved["training"]}
+    values = {}
+    for name, param in space_mod.searched(prepared.space).items():
+        section, key = name.split(".", 1)
+        value = sections[section].get(key)
+        if param.contains(value):
+            values[name] = value
+    return values
+
+
 class Objective:
     """One process's side of a study: the data loaded once, then a training run per trial."""
 
@@ -214,7 +229,7 @@ def optimize(prepared: Prepared, parent_id: str, deadline: float | None, log) ->
     request = prepared.request
     study = search.open_study(prepared.study_name, request.metric, request.pruner,
                               prepared.resolved["training"]["epochs"])
-    remaining = request.n_trials - len(study.get_trials(deepcopy=False))
+    remaining = request.n_trials - len(search.done(study))
     if remaining <= 0:
         return
     objective = Objective(prepared, parent_id, log)
@@ -231,7 +246,7 @@ def optimize(prepared: Prepared, parent_id: str, deadline: float | None, log) ->
 
     timeout = None if deadline is None else max(1.0, deadline - time.time())
     study.optimize(objective, n_trials=remaining, timeout=timeout, catch=(Exception,),
-                   callbacks=[optuna.study.MaxTrialsCallback(request.n_trials, states=None), progress])
+                   callbacks=[optuna.study.MaxTrialsCallback(request.n_trials, states=search.done_states()), progress])
 
 
 def _worker(prepared: Prepared, parent_id: str, deadline: float | None) -> None:
@@ -259,7 +274,10 @@ def run_tuning(request: TuneRequest, log=print) -> dict:
                                    "pruner": request.pruner, "space": {k: p.describe() for k, p in prepared.space.items()}})
     study.set_user_attr("mlflow_parent_run", parent_id)
     before = len(study.get_trials(deepcopy=False))
-    log(f"study {prepared.study_name!r} ({search.storage_url()}): {before} trial(s) so far, up to {request.n_trials}; "
+    if before == 0:  # trial 0 is the base config itself: the study's best is judged against it
+        study.enqueue_trial(base_values(prepared), skip_if_exists=True)
+    log(f"study {prepared.study_name!r} ({search.storage_url()}): {len(search.done(study))} trial(s) done, up to "
+        f"{request.n_trials}; "
         f"{metric} on {_split_text(prepared)}; MLflow parent run {parent_id}")
     for name, param in space_mod.searched(prepared.space).items():
         log(f"  {name}: {param.describe()}")

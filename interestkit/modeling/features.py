@@ -90,10 +90,12 @@ def _encode_or_nan(encode, sources, size, dim, on_error, messages: dict, positio
     return out
 
 
-def text_features(encode, texts, cache=None, identity=None):
+def text_features(encode, texts, cache=None, identity=None, chunk: int = 4096):
     """Features of captions (``encode(texts) -> (n, dim)``), through an enabled ``cache`` when
     the frozen encoder's ``identity`` is given: each caption keyed by the SHA-256 of its UTF-8
-    text, so a second training run on the same captions (a tuning trial) encodes nothing."""
+    text, so a second training run on the same captions (a tuning trial) encodes nothing.
+    Captions go through the cache ``chunk`` at a time, so an interrupted first run keeps
+    what it encoded."""
     import hashlib
 
     texts = list(texts)
@@ -101,4 +103,8 @@ def text_features(encode, texts, cache=None, identity=None):
         return np.asarray(encode(texts), dtype=np.float32)
     key = cache.register({**identity, "input": "text"})
     hashes = [hashlib.sha256(text.encode("utf-8")).hexdigest() for text in texts]
-    return cache.features(key, hashes, lambda idx: encode([texts[i] for i in idx]))
+    parts = []
+    for start in range(0, len(texts), chunk):
+        part = texts[start:start + chunk]
+        parts.append(cache.features(key, hashes[start:start + chunk], lambda idx: encode([part[i] for i in idx])))
+    return np.concatenate(parts)

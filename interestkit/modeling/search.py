@@ -107,9 +107,16 @@ def pruning_callback(trial, metric: str):
     return on_epoch
 
 
-def finished(study) -> list:
-    """The study's trials that ended (complete, pruned or failed)."""
-    return [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
+def done(study) -> list:
+    """The trials that count towards ``--n-trials``: complete or pruned (a failed or
+    interrupted one does not, so a resumed study runs it again)."""
+    return study.get_trials(deepcopy=False, states=done_states())
+
+
+def done_states() -> tuple:
+    from optuna.trial import TrialState
+
+    return (TrialState.COMPLETE, TrialState.PRUNED)
 
 
 def best_trial(study):

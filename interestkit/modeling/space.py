@@ -66,6 +66,14 @@ class Param:
             return trial.suggest_categorical(self.name, list(self.choices))
         return self.value
 
+    def contains(self, value) -> bool:
+        """Whether a trial could draw ``value``."""
+        if self.kind == "choice":
+            return value in self.choices
+        if self.kind in ("float", "int") and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return self.low <= value <= self.high
+        return False
+
     def describe(self) -> str:
         if self.kind in ("float", "int"):
             return f"{self.low:g} .. {self.high:g}{' (log)' if self.log else ''}"
