@@ -279,3 +279,54 @@ def test_text_features_go_through_the_cache(tmp_path):
     assert text_features(encode, ["a"], None, None).tolist() == [[1, 1]]
     chunked = text_features(encode, ["dddd", "a", "eeeee"], cache, {"encoder": "x"}, chunk=2)
     assert chunked.tolist() == [[4, 1], [1, 1], [5, 1]] and encoded[-2:] == ["dddd", "eeeee"]
+
+
+# --- docs/tuning.md ----------------------------------------------------------------------
+
+DOC = __import__("pathlib").Path(__file__).resolve().parents[1] / "docs" / "tuning.md"
+
+
+def _blocks(language):
+    text = DOC.read_text(encoding="utf-8")
+    return [part.split("```", 1)[0] for part in text.split(f"```{language}\n")[1:]]
+
+
+def test_docs_space_snippet_loads(tmp_path):
+    enc, head = _classes("bilstm", "softmax")
+    path = tmp_path / "space.yaml"
+    path.write_text(_blocks("yaml")[0], encoding="utf-8")
+    space = space_mod.load_space_file(path, space_mod.default_space(enc, head, False), enc, head)
+    assert space["training.learning_rate"].high == 3.0e-2 and space["training.batch_size"].choices == (64, 128, 256)
+    assert space["training.epochs"].value == 12 and "encoder.embedding_init" not in space
+
+
+def test_docs_error_lines_are_the_real_ones(tmp_path):
+    documented = [line[len("Error: "):] for line in DOC.read_text(encoding="utf-8").splitlines()
+                  if line.startswith("Error: ")]
+    inputs = ["encoder.units: {low: 16, high: 32}\nencoder.unit: {low: 1, high: 2}\n",
+              "classifier.dropout: {low: 0.5, high: 0.2}\n", "encoder.units: {low: 8.5, high: 32}\n",
+              "training.learning_rate: {low: 1e-4, high: 0.1}\n"]
+    enc, head = _classes("bilstm", "softmax")
+    assert len(documented) == len(inputs)
+    for text, line in zip(inputs, documented):
+        path = tmp_path / "space.yaml"
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(ConfigError) as error:
+            space_mod.load_space_file(path, space_mod.default_space(enc, head, False), enc, head)
+        message = str(error.value).replace(str(tmp_path) + "/", "")
+        head_part, _, tail_part = line.partition(", ...)")
+        assert message.startswith(head_part) and message.endswith(tail_part), (message, line)
+
+
+def test_docs_commands_use_real_options():
+    import re
+
+    help_text = CliRunner().invoke(cli, ["tune", "--help"]).output
+    lines = [line for line in _blocks("bash")[0].splitlines() if line.startswith("interestkit tune")]
+    assert len(lines) == 3
+    for line in lines:
+        for option in re.findall(r"(?<!\S)(--[a-z][a-z-]*)", line):
+            assert option in help_text, option
+    table = DOC.read_text(encoding="utf-8").split("| option |", 1)[1].split("\n\n", 1)[0]
+    for option in re.findall(r"`(--[a-z][a-z-]*)", table):
+        assert option in help_text, option

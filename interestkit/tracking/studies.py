@@ -10,6 +10,8 @@ model, so the best trial's model is always there to register at the end.
 
 from __future__ import annotations
 
+import os
+import socket
 from contextlib import contextmanager
 
 from .. import __version__, figures
@@ -48,7 +50,7 @@ def trial_run(parent_id: str, study_name: str, number: int, config: dict, plugin
               data_path: str):
     """A trial's training run, nested under ``parent_id``; yields ``runs.TrainingRun``."""
     tags = {"mlflow.parentRunId": parent_id, STUDY_TAG: study_name, "interestkit.trial": str(number),
-            "mlflow.runName": f"trial-{number}"}
+            "interestkit.process": f"{socket.gethostname()}:{os.getpid()}"}
     with training_run(config, plugin_info, fingerprint, data_path, extra_tags=tags) as run:
         yield run
 
