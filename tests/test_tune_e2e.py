@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from interestkit import tracking
 from interestkit.modeling import search
 from interestkit.testing.synthetic.workspace import make_text_table
 
@@ -62,6 +63,7 @@ def test_tune_end_to_end(tmp_path):
     assert sum(s in ("COMPLETE", "PRUNED") for s in states) >= 9
     assert "PRUNED" in states
 
+    tracking.configure()  # this process's MLflow on the test's store
     client = MlflowClient()
     parent_id = study.user_attrs["mlflow_parent_run"]
     parent = client.get_run(parent_id)

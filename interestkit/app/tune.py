@@ -208,13 +208,16 @@ def _improves(study, value) -> bool:
 def trial_line(study, trial) -> str:
     """The progress line of a finished trial: number, state, value, best so far, parameters."""
     state = trial.state.name.lower()
-    value = f"{trial.value:.4f}" if trial.value is not None else "-"
+    value = f"{trial.value:.4f}" if state == "complete" and trial.value is not None else "-"
     best = search.best_trial(study)
     best_text = f"{best.value:.4f} (trial {best.number})" if best is not None else "-"
     params = ", ".join(f"{k}={_short(v)}" for k, v in sorted(trial.params.items()))
     reason = ""
     if state == "fail":
         reason = f"  [{trial.user_attrs.get('error', 'failed')}]"
+    elif state == "pruned" and trial.intermediate_values:
+        step = max(trial.intermediate_values)
+        reason = f"  [stopped after epoch {step + 1}: {trial.intermediate_values[step]:.4f} per epoch]"
     return f"trial {trial.number:>3}  {state:<8}  value {value}  best {best_text}  {params}{reason}"
 
 

@@ -51,7 +51,10 @@ def trial_run(parent_id: str, study_name: str, number: int, config: dict, plugin
     """A trial's training run, nested under ``parent_id``; yields ``runs.TrainingRun``."""
     tags = {"mlflow.parentRunId": parent_id, STUDY_TAG: study_name, "interestkit.trial": str(number),
             "interestkit.process": f"{socket.gethostname()}:{os.getpid()}"}
+    import mlflow
+
     with training_run(config, plugin_info, fingerprint, data_path, extra_tags=tags) as run:
+        mlflow.set_tag("mlflow.runName", f"trial-{number}")
         yield run
 
 
