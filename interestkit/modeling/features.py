@@ -1,4 +1,5 @@
-"""Features of photos, through the feature cache: the one extraction path.
+"""Features of photos, through the feature cache: the one extraction path (and ``text_features``
+for a frozen caption encoder's features, which ``interestkit tune`` reads back every trial).
 
 Training a head on a frozen encoder and scoring photos both come here. Photos are read
 in batches; with a cache, each photo's content hash is looked up first and only the
