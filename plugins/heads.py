@@ -11,6 +11,7 @@ class SoftmaxClassifier(Classifier):
 
     description = "dropout + dense softmax (the paper's head)"
     defaults = {"dropout": DROPOUT}
+    search_space = {"dropout": {"low": 0.0, "high": 0.7}}  # what `interestkit tune` searches
 
     def build(self, feature_dim, num_labels):
         import keras
@@ -26,6 +27,8 @@ class MLPClassifier(Classifier):
 
     description = "dropout + dense ReLU + dropout + dense softmax (for frozen sentence embeddings)"
     defaults = {"hidden": Option(512, min=1, max=65_536), "dropout": DROPOUT, "input_dropout": Option(0.1, min=0, lt=1)}
+    search_space = {"hidden": {"low": 128, "high": 1024, "log": True}, "dropout": {"low": 0.1, "high": 0.7},
+                    "input_dropout": {"low": 0.0, "high": 0.3}}
 
     def build(self, feature_dim, num_labels):
         import keras

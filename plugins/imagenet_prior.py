@@ -42,6 +42,8 @@ class ImageNetPriorClassifier(Classifier):
         "embedder": Option(AUTO, help="text embedder of the class map: a registered embedder, or auto (the "
                                       "preferred one)"),
     }
+    search_space = {"dropout": {"low": 0.0, "high": 0.7}, "prior_weight": {"low": 0.1, "high": 0.9},
+                    "map_temperature": {"low": 0.02, "high": 0.2, "log": True}}
 
     def prepare(self, labels, encoder):
         if not callable(getattr(encoder, "imagenet_classifier", None)):

@@ -36,6 +36,12 @@ class RecurrentTextEncoder(Encoder):
     # the export runs the graph after TextVectorization; runtime.tokenizer makes its ids
     export_runtime = "onnxruntime"
     bidirectional = False
+    search_space = {  # what `interestkit tune` searches (docs/tuning.md)
+        "units": {"low": 32, "high": 256, "log": True},
+        "spatial_dropout": {"low": 0.0, "high": 0.5},
+        "embedding_init": ["glove", "random"],
+        "training.learning_rate": {"low": 3e-4, "high": 1e-2, "log": True},
+    }
 
     def build(self, train_inputs=None):
         import keras

@@ -19,7 +19,7 @@ import click
 from .. import __version__, hooks, quiet
 from ..errors import InterestkitError
 from ..settings import DEBUG_ENV, STRICT_PLUGINS_ENV, env_flag
-from . import assess, batch, demo, ensemble, evaluate, failures, models, plugins, predict, ranking, serve, taxonomy, train, zeroshot
+from . import assess, batch, demo, ensemble, evaluate, failures, models, plugins, predict, ranking, serve, taxonomy, train, tune, zeroshot
 from .audience import audience_command
 from .export import export_command
 from .runtime import add_runtime_option
@@ -128,6 +128,7 @@ models.models.add_command(export_command)
 for _command in (predict.predict, ranking.rank, ranking.recommend, evaluate.evaluate, assess.assess_command, serve.serve,
                  batch.batch_command):
     add_runtime_option(_command)
+cli.add_command(tune.tune)
 
 
 def _global_options(args):

@@ -1,4 +1,5 @@
-"""Features of photos, through the feature cache: the one extraction path.
+"""Features of photos, through the feature cache: the one extraction path (and ``text_features``
+for a frozen caption encoder's features, which ``interestkit tune`` reads back every trial).
 
 Training a head on a frozen encoder and scoring photos both come here. Photos are read
 in batches; with a cache, each photo's content hash is looked up first and only the
@@ -88,3 +89,23 @@ def _encode_or_nan(encode, sources, size, dim, on_error, messages: dict, positio
             pixels = view.apply(pixels, [hashes[k] if hashes else file_sha256(sources[k]) for k in ok])
         out[ok] = np.asarray(encode(pixels), dtype=np.float32)
     return out
+
+
+def text_features(encode, texts, cache=None, identity=None, chunk: int = 4096):
+    """Features of captions (``encode(texts) -> (n, dim)``), through an enabled ``cache`` when
+    the frozen encoder's ``identity`` is given: each caption keyed by the SHA-256 of its UTF-8
+    text, so a second training run on the same captions (a tuning trial) encodes nothing.
+    Captions go through the cache ``chunk`` at a time, so an interrupted first run keeps
+    what it encoded."""
+    import hashlib
+
+    texts = list(texts)
+    if cache is None or not cache.enabled or identity is None or not texts:
+        return np.asarray(encode(texts), dtype=np.float32)
+    key = cache.register({**identity, "input": "text"})
+    hashes = [hashlib.sha256(text.encode("utf-8")).hexdigest() for text in texts]
+    parts = []
+    for start in range(0, len(texts), chunk):
+        part = texts[start:start + chunk]
+        parts.append(cache.features(key, hashes[start:start + chunk], lambda idx: encode([part[i] for i in idx])))
+    return np.concatenate(parts)

@@ -24,6 +24,7 @@ from ..errors import DataError
 from . import fitting
 from .calibration import fit_temperature
 from .config import TRAINING_DEFAULTS
+from .features import text_features
 from .metrics import confusion_matrix, top_k_accuracy
 from .model import InterestModel
 
@@ -119,7 +120,7 @@ def train(encoder, classifier, dataset: Dataset, options: dict, on_epoch=None, c
     notes.extend(image_only_notes(dataset.modality, encoder.frozen(), options))
     if dataset.modality == "text":
         encoder_model, head, history, val_probs, y_val = _train_text(
-            encoder, classifier, dataset, y, train_idx, val_idx, labels, options, on_epoch, weights)
+            encoder, classifier, dataset, y, train_idx, val_idx, labels, options, on_epoch, weights, cache)
         meta = {}
     else:
         encoder_model, head, history, val_probs, y_val, meta, skipped = _train_image(
@@ -174,7 +175,7 @@ def held_out_accuracy(dataset: Dataset, val_idx, y_val, predicted, held_out) -> 
     return float((predicted[mask] == y_val[mask]).mean()) if mask.any() else float("nan")
 
 
-def _train_text(encoder, classifier, dataset, y, train_idx, val_idx, labels, options, on_epoch, weights):
+def _train_text(encoder, classifier, dataset, y, train_idx, val_idx, labels, options, on_epoch, weights, cache=None):
     import keras
     import tensorflow as tf
 
@@ -182,11 +183,16 @@ def _train_text(encoder, classifier, dataset, y, train_idx, val_idx, labels, opt
     encoder_model = encoder.build([texts[i] for i in train_idx])
     head = classifier.build(int(encoder_model.output_shape[-1]), len(labels))
     if encoder.frozen():
-        # features once (shortest captions first, so batches pad little), then the head alone
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        features = np.empty((len(texts), int(encoder_model.output_shape[-1])), dtype=np.float32)
-        features[order] = encoder_model.predict(tf.constant([texts[i] for i in order])[:, None], batch_size=256,
-                                                verbose=options["verbose"])
+        # features once (shortest captions first, so batches pad little; through the cache when
+        # one is given), then the head alone
+        def encode(items):
+            order = sorted(range(len(items)), key=lambda i: len(items[i]))
+            out = np.empty((len(items), int(encoder_model.output_shape[-1])), dtype=np.float32)
+            out[order] = encoder_model.predict(tf.constant([items[i] for i in order])[:, None], batch_size=256,
+                                               verbose=options["verbose"])
+            return out
+
+        features = text_features(encode, texts, cache, encoder.identity() if cache is not None else None)
         _compile(head, options["learning_rate"], len(labels), options)
         history = _fit(head, (features[train_idx], y[train_idx]), (features[val_idx], y[val_idx]), options,
                        options["epochs"], on_epoch, "head", weights, len(labels), mixup=True)
