@@ -47,11 +47,12 @@ def updates(client, count, size=1):
             for n in range(count)]
 
 
-def run_load(targets, clients, per_client, users, size=1, stop=None):
+def run_load(targets, clients, per_client, users, size=1, stop=None, done=None):
     """Clients sending updates in turn to ``targets`` (servers), users shared between clients.
 
-    Returns ``[(user, post_ids, status)]`` for every update sent."""
-    done, lock = [], threading.Lock()
+    Returns ``[(user, post_ids, status)]`` for every update sent (appended to ``done`` as they
+    answer, when given)."""
+    done, lock = ([] if done is None else done), threading.Lock()
 
     def client(c):
         for n, posts in enumerate(updates(c, per_client, size)):
@@ -100,9 +101,9 @@ def test_kill_9_of_one_replica_under_load_loses_no_acknowledged_post(tmp_path, p
     b = Server(postgres.url, tmp_path / "b.log").start()
     try:
         users = [f"user{i}" for i in range(4)]
-        killer = threading.Timer(2.0, b.kill)
-        killer.start()
-        done = run_load([a, b], clients=6, per_client=40, users=users, size=3)
+        done = []
+        killer = kill_after(b, done)
+        run_load([a, b], clients=6, per_client=40, users=users, size=3, done=done)
         killer.join()
         assert b.process.returncode == -9
         statuses = {s for *_, s in done}
@@ -125,9 +126,9 @@ def test_kill_9_of_the_only_replica_mid_write_keeps_every_acknowledged_update_wh
     server = Server(state, tmp_path / "serve.log").start()
     try:
         users = [f"user{i}" for i in range(3)]
-        killer = threading.Timer(2.0, server.kill)
-        killer.start()
-        done = run_load([server], clients=6, per_client=60, users=users, size=4)
+        done = []
+        killer = kill_after(server, done)
+        run_load([server], clients=6, per_client=60, users=users, size=4, done=done)
         killer.join()
         assert server.process.returncode == -9 and None in {s for *_, s in done}
         server.start()  # on the same state
@@ -188,3 +189,17 @@ def test_postgres_restarted_under_load_gives_503_then_recovers_by_itself(tmp_pat
         assert status == 200
     finally:
         server.stop()
+
+
+def kill_after(server, done, answered=20, deadline=120):
+    """A started thread that ``kill -9``s ``server`` once ``answered`` updates have answered
+    (mid-load however fast or slow the machine is), or at ``deadline`` seconds."""
+    def wait_then_kill():
+        end = time.monotonic() + deadline
+        while len(done) < answered and time.monotonic() < end:
+            time.sleep(0.02)
+        server.kill()
+
+    killer = threading.Thread(target=wait_then_kill)
+    killer.start()
+    return killer
