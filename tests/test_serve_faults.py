@@ -6,6 +6,7 @@ post is *acknowledged* when its update answered 200: acknowledged posts must sur
 these faults, and an update is all-or-nothing (no half-written window is ever served).
 """
 
+import http.client
 import threading
 import time
 import urllib.error
@@ -27,10 +28,11 @@ def postgres():
 
 
 def send(server, user, posts, timeout=30):
-    """(status, body) of one update; status None when the connection failed (not acknowledged)."""
+    """(status, body) of one update; status None when the connection failed or the answer was cut
+    off (not acknowledged)."""
     try:
         return server.call("POST", f"/users/{user}/posts", posts, timeout=timeout)
-    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+    except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError, OSError):
         return None, None
 
 

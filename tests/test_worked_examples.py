@@ -114,6 +114,7 @@ def test_train_rank_evaluate_and_serve_with_the_examples(allowed, tmp_path, monk
     assert pipeline.fusion.as_dict()["params"] == {"tie_break": 0.01}
 
     monkeypatch.setenv("INTERESTKIT_PLUGINS", "interestkit-maxfusion")  # where it is served: cnntext left out
+    monkeypatch.setenv("INTERESTKIT_RUNTIME", "tf")  # the Keras files need the plugin (an ONNX export would not)
     hooks.reset()
     with forgotten_by_keras("interestkit_cnntext>KMaxPooling"), pytest.raises(ModelError) as error:
         tracking.load_hybrid()

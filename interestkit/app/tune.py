@@ -43,6 +43,7 @@ class TuneRequest:
     space_path: str | None = None
     n_trials: int = 20
     timeout: float | None = None
+    sampler_seed: int | None = None  # None: unseeded, so parallel workers draw apart; tests fix it
     metric: str = "val_accuracy"
     val_group: str | None = None  # None: "source" when the data has that column
     study: str | None = None
@@ -231,7 +232,7 @@ def optimize(prepared: Prepared, parent_id: str, deadline: float | None, log) ->
 
     request = prepared.request
     study = search.open_study(prepared.study_name, request.metric, request.pruner,
-                              prepared.resolved["training"]["epochs"])
+                              prepared.resolved["training"]["epochs"], seed=request.sampler_seed)
     remaining = request.n_trials - len(search.done(study))
     if remaining <= 0:
         return

@@ -175,7 +175,7 @@ def create_app(service: InterestService, token: str | None = None, limits: Limit
         return error(500, f"internal error: {type(exc).__name__}")
 
     @app.post("/users/{user_id}/posts", response_model=UserAnswer, response_model_exclude_none=True,
-              responses={409: {}})
+              responses={403: {}, 409: {}})
     async def add_posts(user_id: UserId, posts: Update):
         """Score the new posts, update the user's window, answer from it."""
         _conflicts(posts, user_id)

@@ -21,7 +21,8 @@ ERROR_REF = {"$ref": "#/components/schemas/ErrorAnswer"}
 WHY = {
     400: "The body is not valid JSON, or the client left before sending it.",
     401: "Missing or wrong bearer token (Authorization: Bearer <token>).",
-    404: "No such user (or route).",
+    403: "The user opted out (POST /users/{user_id}/opt-out): their posts are neither stored nor scored.",
+    404: "No such user (or route), or an audience cursor this server did not give.",
     405: "The path does not declare this method; the Allow header lists those it does.",
     408: "The body did not arrive within the read timeout.",
     409: "The body contradicts itself or the URL: a post_id repeated in one request, a user_id other than the URL's.",

@@ -73,7 +73,8 @@ class Guard:
         if scope["method"] not in BODY_METHODS or not self._declared(scope):
             return None  # the router answers 404 or 405 (with Allow) without reading a body
         kind = headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind != "application/json":
+        has_body = "transfer-encoding" in headers or headers.get("content-length", "0") != "0"
+        if has_body and kind != "application/json":  # a POST without a body (opt-out) needs no type
             return 415, f"expected Content-Type application/json, got {kind or 'none'!r}", "Content-Type", []
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.limits.max_body_bytes):
