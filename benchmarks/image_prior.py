@@ -22,6 +22,10 @@ takes about a minute on 2 cores)::
 
     .venv/bin/python benchmarks/image_prior.py --encoders efficientnet_lite0 --recipes softmax,prior
     .venv/bin/python benchmarks/image_prior.py --out results.json
+
+``--write-table`` writes the same cluster-out split as a photo table for ``interestkit tune``
+(docs/benchmarks.md, Tuning): the photos must lie in the table's folder (a hard-linked copy
+will do, ``cp -al``).
 """
 
 from __future__ import annotations
@@ -72,7 +76,31 @@ def parse_args(argv=None):
     parser.add_argument("--protocols", default="stratified,cluster-out")
     parser.add_argument("--cache-dir", default="", help="feature cache (default: interestkit's)")
     parser.add_argument("--out", type=Path, help="also write the rows as JSON")
+    parser.add_argument("--write-table", type=Path, metavar="CSV",
+                        help="only write the cluster-out split as a photo table (columns image, label, group: "
+                             "group = interest/cluster), for `interestkit tune --val-group group`; the photos "
+                             "must lie in the table's folder")
     return parser.parse_args(argv)
+
+
+def write_table(path: Path, dataset, fold) -> int:
+    """The photos of ``dataset`` as a table beside them, each with its concept-shift group."""
+    import csv
+
+    rows = []
+    for photo, label, f in zip(dataset.inputs, dataset.labels, fold):
+        try:
+            relative = Path(photo).resolve().relative_to(path.parent.resolve())
+        except ValueError:
+            print(f"{photo}: not inside {path.parent} (image paths in a table are relative to it)", file=sys.stderr)
+            return 1
+        rows.append({"image": relative.as_posix(), "label": label, "group": f"{label}/cluster{f}"})
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, ["image", "label", "group"])
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"{path}: {len(rows)} photos in {len(set(r['group'] for r in rows))} groups")
+    return 0
 
 
 def features_of(name, paths, cache):
@@ -171,7 +199,9 @@ def main(argv=None):
     cache = FeatureCache(args.cache_dir or None)
     dataset = load_image_dataset(args.data)
     protocols = args.protocols.split(",")
-    fold = clusters(dataset, cache, args.folds) if "cluster-out" in protocols else None
+    fold = clusters(dataset, cache, args.folds) if "cluster-out" in protocols or args.write_table else None
+    if args.write_table:
+        return write_table(args.write_table, dataset, fold)
     rows = []
     for encoder_name in args.encoders.split(","):
         for recipe in args.recipes.split(","):

@@ -3,6 +3,9 @@
 Everything is first written next to its destination (same file system), flushed and
 fsynced, then renamed into place with ``os.replace``. A killed process leaves at most a
 hidden ``.*.tmp`` file or ``.saving-*`` folder, never a half-written destination.
+``durable=False`` skips the fsync, for files that can be recomputed and are checked when
+read (the feature cache): a killed process still never leaves a half-written file, and
+after a power cut such a file may be empty, which its reader treats as missing.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from typing import BinaryIO, Callable
 TMP_SUFFIX = ".tmp"
 
 
-def atomic_write(path, data: bytes | str | Callable[[BinaryIO], None]) -> Path:
-    """Write ``data`` (bytes, UTF-8 text, or a callable given the open file) to ``path``."""
+def atomic_write(path, data: bytes | str | Callable[[BinaryIO], None], durable: bool = True) -> Path:
+    """Write ``data`` (bytes, UTF-8 text, or a callable given the open file) to ``path``;
+    ``durable`` also fsyncs it before the rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("wb", dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX,
@@ -29,7 +33,8 @@ def atomic_write(path, data: bytes | str | Callable[[BinaryIO], None]) -> Path:
             else:
                 handle.write(data.encode("utf-8") if isinstance(data, str) else data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         except BaseException:
             handle.close()
             Path(handle.name).unlink(missing_ok=True)

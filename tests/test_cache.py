@@ -295,3 +295,18 @@ def test_info_on_missing_root(tmp_path):
     info = FeatureCache(tmp_path / "nowhere").info()
     assert (info["encoders"], info["entries"], info["bytes"]) == (0, 0, 0)
     assert FeatureCache(tmp_path / "nowhere").clear() == 0
+
+
+def test_entries_skip_fsync_but_other_atomic_writes_keep_it(cache, monkeypatch, tmp_path):
+    """An entry left empty by a power cut is a miss (above), so entries need no fsync; the
+    identity file and every other atomic write still get one."""
+    import interestkit.atomic as atomic
+
+    synced = []
+    monkeypatch.setattr(atomic.os, "fsync", lambda fd: synced.append(fd))
+    key = cache.register(IDENTITY)
+    assert len(synced) == 1  # identity.json
+    cache.features(key, HASHES, Encoder(HASHES))
+    assert len(synced) == 1 and len(list(cache.root.rglob("*.npy"))) == len(HASHES)
+    atomic.atomic_write(tmp_path / "other.txt", "x")
+    assert len(synced) == 2

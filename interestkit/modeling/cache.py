@@ -7,7 +7,10 @@ Layout under the root::
 
 Every file is written atomically (``interestkit.atomic``): a killed process leaves at
 most an orphan ``*.tmp`` file (never read, removed by ``clear()``), never a half-written
-entry. An entry that cannot be read is a miss: it is deleted and recomputed.
+entry. An entry that cannot be read is a miss: it is deleted and recomputed. Entries are
+not fsynced (``durable=False``): one file per caption or photo, and an fsync each made
+encoding 50,000 captions wait on the disk far longer than on the encoder; an entry a
+power cut leaves empty is such a miss.
 ``features()`` is the one way features go through the cache (``modeling.features``).
 """
 
@@ -125,7 +128,7 @@ class FeatureCache:
         if not self.enabled:
             return
         array = np.ascontiguousarray(features, dtype=np.float32)
-        atomic_write(path, lambda handle: np.save(handle, array, allow_pickle=False))
+        atomic_write(path, lambda handle: np.save(handle, array, allow_pickle=False), durable=False)
 
     # -- batches --------------------------------------------------------------------
 
