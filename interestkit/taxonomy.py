@@ -33,7 +33,7 @@ from pathlib import Path
 
 from .adtech.iab import check_interest_segment
 from .data.paths import MediaPolicy
-from .data.tables import parse_yaml
+from .data.tables import read_yaml
 from .errors import ConfigError, DataError, suggest
 
 DEFAULT_FILE = Path(__file__).with_name("interests.yaml")
@@ -354,15 +354,7 @@ def parse_taxonomy(data, source: str = "taxonomy", root=None, lines=(), segment_
 def load_taxonomy(path=None) -> Taxonomy:
     """Read and validate a taxonomy file; ``None``: the default (the paper's 36 interests)."""
     path = Path(path) if path is not None else DEFAULT_FILE
-    if path.is_dir():
-        raise ConfigError(f"{path}: is a folder, expected a taxonomy file (interests.yaml)")
-    if not path.is_file():
-        raise ConfigError(f"{path}: taxonomy file not found")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
-    data = parse_yaml(text, path, ConfigError)
+    data, text = read_yaml(path, "taxonomy file (interests.yaml)", "taxonomy file", ConfigError)
     return parse_taxonomy(data, str(path), root=path.parent, lines=_lines(text), segment_lines=_segment_lines(text))
 
 

@@ -298,6 +298,32 @@ def test_ranking_flags_come_from_the_option_rules():
     assert result.exit_code == 2 and "--top-k: must be at least 1, got 0" in result.output
 
 
+def test_serve_takes_its_ranking_options_from_the_rules_and_changes_only_those_given(monkeypatch):
+    """serve's --last etc. are the rules' flags; unset, the hybrid's own options stand."""
+    import click
+
+    from interestkit.cli import serve as serve_command
+    from interestkit.ranking.options import OPTION_RULES
+
+    params = {p.name: p for p in cli.commands["serve"].params}
+    assert "--window" not in {o for p in params.values() for o in p.opts}
+    for name in serve_command.SERVED:
+        option = params[f"options__{name}"]
+        assert option.default is None and OPTION_RULES[name].help in option.help
+        assert OPTION_RULES[name].flag_of(name) in option.opts
+    result = CliRunner().invoke(cli, ["serve", "--top-k", "0"])
+    assert result.exit_code == 2 and "--top-k: must be at least 1, got 0" in result.output
+    seen = {}
+
+    def given(model_uri, media_root, options):
+        seen.update(options)
+        raise click.ClickException("stop here")
+
+    monkeypatch.setattr(serve_command, "_loader", given)
+    result = CliRunner().invoke(cli, ["serve", "--last", "0", "--aggregation", "votes"])
+    assert "stop here" in result.output and seen == {"last": 0, "aggregation": "votes"}
+
+
 def test_the_options_page_shows_the_generated_table_and_its_snippet_runs():
     from pathlib import Path
 

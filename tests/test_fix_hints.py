@@ -38,6 +38,8 @@ def test_the_image_model_names_interestkit_media_root_and_it_works(served, monke
     model = mlflow.pyfunc.load_model("models:/interestkit-image@champion")
     message = _refusal(model, pd.DataFrame({"image": [photo.name]}))
     assert "file paths are not accepted here" in message and "set INTERESTKIT_MEDIA_ROOT" in message
+    # the inline column it names is one this model's input has (image_bytes), not the hybrid's image_b64
+    assert "send the photo inline (image_bytes or a data:image/" in message and "image_b64" not in message
     monkeypatch.setenv("INTERESTKIT_MEDIA_ROOT", str(photo.parent))  # the fix the message names
     out = mlflow.pyfunc.load_model("models:/interestkit-image@champion").predict(pd.DataFrame({"image": [photo.name]}))
     assert out.notna().all(axis=None) and len(out) == 1
@@ -53,6 +55,7 @@ def test_the_hybrid_names_the_media_root_settings(served):
     message = _refusal(model, pd.DataFrame([{"user_id": "u", "post_id": "p", "image": "media/x.png"}]))
     for setting in ("INTERESTKIT_MEDIA_ROOT", "--media-root", "--allow-outside-paths"):
         assert setting in message, message
+    assert "send the photo inline (image_b64 or a data:image/" in message  # the hybrid's input has image_b64
 
 
 def test_rank_names_allow_outside_paths(served, tmp_path):

@@ -110,7 +110,7 @@ def test_two_replicas_updating_one_user_on_postgres(postgres, tmp_path):
 
 def _start_serve(port, state, env):
     process = subprocess.Popen([sys.executable, "-m", "interestkit", "serve", "--port", str(port), "--state", state,
-                                "--window", "1000", "--reload-seconds", "0", "--no-access-log"],
+                                "--last", "1000", "--reload-seconds", "0", "--no-access-log"],
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 120
     while time.time() < deadline:

@@ -119,25 +119,94 @@ def test_signature_frames_with_timestamps_are_accepted(workspace, spark):
     assert_same(ranked(workspace["posts"], "--last", "5", "--half-life", "2"), got, "timestamps")
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda rows: rows[4].update(post_id=rows[3]["post_id"]), "duplicate post_id 'user0000-p03'"),
-    (lambda rows: rows[2].update(created_at="next tuesday"),
-     "post user0000-p02: created_at is not an ISO-8601 date-time (e.g. 2026-01-31T12:00:00Z) (got next tuesday)"),
-    (lambda rows: rows[1].update(image="../../etc/passwd"), "post user0000-p01: image must be a path inside"),
-    (lambda rows: rows[0].update(text=None, image=None), "post user0000-p00: has neither text nor a photo"),
-    (lambda rows: rows[0].update(user_id=" "), "post user0000-p00: user_id must be a non-empty string"),
-    (lambda rows: rows.clear(), "bad.jsonl: no posts (the table is empty)"),
-])
-def test_bad_posts_on_spark_are_one_line_naming_the_post(workspace, tmp_path, change, message):
+def _bad_posts_cases():
+    """``(name, suffix, rows or text)``: one bad field each, the kinds ``data.posts`` refuses."""
+    good = [{"user_id": "u1", "post_id": f"p{i}", "text": f"caption {i}", "created_at": f"2026-01-0{i + 1}T10:00:00Z"}
+            for i in range(4)]
+
+    def changed(index, **fields):
+        rows = [dict(r) for r in good]
+        rows[index].update(fields)
+        return rows
+
+    png = "iVBORw0KGgo="
+    cases = [
+        ("user_id null", ".jsonl", changed(2, user_id=None)),
+        ("user_id blank", ".jsonl", changed(1, user_id="  ")),
+        ("post_id missing", ".jsonl", changed(3, post_id=None)),
+        ("bad created_at", ".jsonl", changed(2, created_at="next tuesday")),
+        ("impossible date", ".jsonl", changed(1, created_at="2026-02-30")),
+        ("two photos", ".jsonl", changed(1, image="media/a.png", image_b64=png)),
+        ("bad base64", ".jsonl", changed(2, image_b64="not base64!")),
+        ("bad data URI", ".jsonl", changed(0, image="data:text/plain;base64,QUJD")),
+        ("path out of the root", ".jsonl", changed(3, image="../../etc/passwd")),
+        ("absolute path", ".jsonl", changed(1, image="/etc/passwd")),
+        ("no text, no photo", ".jsonl", changed(2, text=None)),
+        ("over-long text", ".jsonl", changed(3, text="x" * 101)),
+        ("too large a photo", ".jsonl", changed(1, image_b64="QUJD" * 100)),
+        ("duplicate post_id", ".jsonl", changed(3, post_id="p1")),
+        ("blank lines before", ".jsonl", "\n" + "\n\n".join(json.dumps(r) for r in changed(2, user_id="")) + "\n"),
+        ("csv blank user_id", ".csv", changed(2, user_id="")),
+        ("csv caption over two lines", ".csv", changed(3, created_at="soon", text="two\nlines")),
+        ("csv duplicate", ".csv", changed(2, post_id="p0")),
+        ("parquet bad created_at", ".parquet", changed(2, created_at="yesterday")),
+        ("parquet duplicate", ".parquet", changed(3, post_id="p2")),
+    ]
+    return cases
+
+
+def test_bad_posts_on_spark_give_the_local_readers_error(spark, tmp_path):
+    """Each kind of bad field: Spark's check says what ``data.posts.read_posts`` says, word for word
+    (one test for every kind: one JVM)."""
+    from interestkit.data.paths import MediaPolicy
+    from interestkit.data.posts import RecordLimits, read_posts
+    from interestkit.errors import DataError
+    from interestkit.spark import posts as spark_posts
+
+    limits = RecordLimits(max_text_chars=100, max_image_bytes=200)
+    for name, suffix, rows in _bad_posts_cases():
+        path = tmp_path / f"{name.replace(' ', '-')}{suffix}"
+        if isinstance(rows, str):
+            path.write_text(rows)
+        elif suffix == ".jsonl":
+            path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        elif suffix == ".csv":
+            pd.DataFrame(rows).to_csv(path, index=False)
+        else:
+            pd.DataFrame(rows).to_parquet(path)
+        policy = MediaPolicy(path.parent)
+        with pytest.raises(DataError) as local:
+            read_posts(path, policy, limits)
+        frame = spark_posts.normalized(spark_posts.read_posts(spark, str(path)), str(path))
+        with pytest.raises(DataError) as on_spark:
+            spark_posts.checked(frame, str(path), policy, limits)
+        assert str(on_spark.value) == str(local.value), name
+        assert on_spark.value.field == local.value.field, name
+
+
+def test_bad_posts_on_spark_are_one_line_naming_the_post(workspace, spark, tmp_path):
+    """From the command line: one line, the local reader's; and a DataFrame from elsewhere names the post."""
+    from interestkit.data.posts import read_posts
+    from interestkit.errors import DataError
+
     rows = [json.loads(line) for line in workspace["posts"].read_text().splitlines()]
-    change(rows)
+    rows[2].update(created_at="next tuesday")
     posts = workspace["posts"].parent / "bad.jsonl"
     posts.write_text("".join(json.dumps(r) + "\n" for r in rows))
     result = invoke("batch", "--posts", posts, "--out", tmp_path / "out", "--engine", "spark")
     assert result.exit_code == 2, result.output
     error = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
-    assert len(error) == 1 and message in error[0], result.stderr
+    with pytest.raises(DataError) as local:
+        read_posts(posts)
+    assert error == [f"Error: {local.value}"], result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+    from interestkit.ranking.options import RankingOptions
+    from interestkit.spark import prepared_posts
+
+    frame = spark.createDataFrame(pd.DataFrame(rows).drop(columns=["image"]))
+    with pytest.raises(DataError, match=r"^frame: post 'user0000-p02' of user 'user0000': created_at 'next tuesday' "
+                                        r"is not an ISO-8601"):
+        prepared_posts(frame, RankingOptions(), "frame")
 
 
 def test_streaming_updates_users_batch_by_batch(workspace, spark, tmp_path):

@@ -45,7 +45,7 @@ def fusion_options(function):
 
 
 def rule_flags(options_class, *names, param: str = "options", defaults: dict | None = None,
-               extra_choices: dict | None = None):
+               extra_choices: dict | None = None, overrides: str | None = None):
     """Click options generated from the rules of ``options_class`` (``options_class.RULES``),
     gathered into one argument ``param``: an ``options_class`` instance.
 
@@ -55,6 +55,10 @@ def rule_flags(options_class, *names, param: str = "options", defaults: dict | N
     command's default (``evaluate --mode all``); ``extra_choices`` accepts more values, which
     the command receives as a keyword of the option's name (the options keep the rule's
     default). Options not named keep their defaults.
+
+    ``overrides`` (what stands in for a default in ``--help``, e.g. "the model's"): the flags
+    have no default, and ``param`` is a dict of the options given, each checked by its rule,
+    for a command that changes options it reads from elsewhere.
     """
     rules = options_class.RULES
     defaults, extra_choices = defaults or {}, extra_choices or {}
@@ -65,7 +69,13 @@ def rule_flags(options_class, *names, param: str = "options", defaults: dict | N
             rule = rules[name]
             dest = f"{param}__{name}"
             if rule.expected is bool:
-                params.append(click.option(rule.flag_of(name), dest, is_flag=True, help=rule.help))
+                params.append(click.option(rule.flag_of(name), dest, is_flag=True, default=None if overrides else False,
+                                           help=rule.help))
+                continue
+            if overrides:
+                kind = click.Choice(tuple(rule.choices)) if rule.choices else rule.expected
+                params.append(click.option(rule.flag_of(name), dest, type=kind, default=None,
+                                           help=f"{rule.help} [default: {overrides}]"))
                 continue
             default = defaults.get(name, rule.default)
             kind = (click.Choice(tuple(extra_choices.get(name, ())) + tuple(rule.choices)) if rule.choices
@@ -78,6 +88,8 @@ def rule_flags(options_class, *names, param: str = "options", defaults: dict | N
             given = {}
             for name in names:
                 rule, value = rules[name], values.pop(f"{param}__{name}")
+                if overrides and value is None:
+                    continue
                 if value in extra_choices.get(name, ()):
                     values[name] = value
                     continue
@@ -86,7 +98,7 @@ def rule_flags(options_class, *names, param: str = "options", defaults: dict | N
                 given[name] = rule.check(value, rule.flag_of(name))
                 if name in extra_choices:
                     values[name] = given[name]
-            values[param] = options_class(**given)
+            values[param] = given if overrides else options_class(**given)
             return function(**values)
 
         return _apply(run, params)

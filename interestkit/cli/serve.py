@@ -14,19 +14,24 @@ from ..serve.app import create_app
 from ..serve.security import Limits, check_bind, load_token
 from ..serve.server import uvicorn_server
 from ..serve.service import InterestService, ServeOptions
-from .options import rule_flags
+from .options import ranking_flags, rule_flags
+
+#: the ranking options a server may change at start: those of the user level (the per-post
+#: scores it keeps were made with the hybrid's calibration and mode)
+SERVED = ("last", "aggregation", "half_life_days", "top_k", "top_n_ads", "posts_per_interest")
 from .output import echo_err
 
 
-def _loader(model_uri, media_root, window):
-    """() -> (pipeline, info): the hybrid with this process's media root, cache and window."""
+def _loader(model_uri, media_root, options: dict):
+    """() -> (pipeline, info): the hybrid with this process's media root, cache and ranking
+    options (``options``: those given on the command line; the others are the hybrid's)."""
     def load():
         pipeline, info = tracking.load_hybrid(model_uri, cache=FeatureCache())
         changes = {}
         if media_root:
             changes["media"] = MediaPolicy(media_root, hint=settings.SERVE_MEDIA_HINT)
-        if window:
-            changes["options"] = {"last": window}
+        if options:
+            changes["options"] = options
         return (pipeline.replace(**changes) if changes else pipeline), info
     return load
 
@@ -54,8 +59,7 @@ def _access_log():
 @click.option("--model", "model_uri", default="models:/interestkit-hybrid@champion", show_default=True)
 @click.option("--state", "--db", "state", help="Users' windows: a sqlite file or postgresql://user@host/db shared "
               "by replicas (default <store>/serving.db).")
-@click.option("--window", default=None, type=click.IntRange(min=1),
-              help="Posts kept per user (default: the hybrid's 'last' option).")
+@ranking_flags(*SERVED, overrides="the hybrid's")
 @click.option("--media-root", type=click.Path(file_okay=False),
               help="Accept image paths relative to this folder (default: the hybrid's build-time setting).")
 @click.option("--token-file", type=click.Path(dir_okay=False),
@@ -72,13 +76,13 @@ def _access_log():
               help="On SIGTERM, how long in-flight requests may take to finish.")
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="One JSON line per request on stderr.")
-def serve(host, port, model_uri, state, window, media_root, token_file, insecure, serve_options, max_body_bytes,
+def serve(host, port, model_uri, state, options, media_root, token_file, insecure, serve_options, max_body_bytes,
           max_posts, read_timeout, graceful_seconds, access_log):
     """Serve interests and ads over HTTP from a hybrid model (see docs/serving.md)."""
     token = load_token(token_file)
     check_bind(host, token, insecure)
     limits = Limits(max_body_bytes=max_body_bytes, max_posts=max_posts, read_timeout=read_timeout)
-    service = InterestService(_loader(model_uri, media_root, window), state or str(settings.store_dir() / "serving.db"),
+    service = InterestService(_loader(model_uri, media_root, options), state or str(settings.store_dir() / "serving.db"),
                               serve_options, watch=_watcher(model_uri), limits=limits)
     if access_log:
         _access_log()

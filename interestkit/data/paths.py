@@ -28,13 +28,15 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 class MediaPolicy:
     """Image paths must lie inside ``root``, unless ``allow_outside``.
 
-    ``root=None`` accepts no path at all (photos must come inline). ``hint`` is added to
+    ``root=None`` accepts no path at all (photos must come inline: ``inline`` names the
+    column that takes a photo's bytes where this policy applies). ``hint`` is added to
     refusals: how the person running the command may widen the policy.
     """
 
     root: Path | None = None
     allow_outside: bool = False
     hint: str = ""
+    inline: str = "image_b64"
 
     def __post_init__(self):
         if self.root is not None:
@@ -49,7 +51,7 @@ class MediaPolicy:
             return candidate if candidate.is_absolute() or self.root is None else self.root / candidate
         if self.root is None:
             raise DataError(f"{where}: file paths are not accepted here (got {value!r}); send the photo inline "
-                            f"(image_b64 or a data:image/...;base64 URI) ({self.hint or SERVED_HINT})")
+                            f"({self.inline} or a data:image/...;base64 URI) ({self.hint or SERVED_HINT})")
         if candidate.is_absolute() or ".." in candidate.parts:
             raise DataError(f"{where} must be a path inside {self.root} (got {value!r}); absolute paths and '..' "
                             f"are refused{self._hint()}")

@@ -185,12 +185,13 @@ def parse_created_at(where: str, value) -> datetime | None:
 POSTS_SUFFIXES = (".jsonl", ".parquet", ".csv")
 
 
-def read_posts(path, policy: MediaPolicy | None = None) -> list[Post]:
+def read_posts(path, policy: MediaPolicy | None = None, limits: RecordLimits | None = None) -> list[Post]:
     """Read and validate a posts table, the reader picked by its suffix: JSONL, Parquet (a
     file or a dataset folder) or CSV (with a header). Posts come back in table order;
     every problem is one line naming the file and the line (or Parquet row).
 
-    Image paths resolve by ``policy`` (default: inside the table's folder).
+    Image paths resolve by ``policy`` (default: inside the table's folder); ``limits`` bound
+    a post's text and photo as they bound a request's.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -209,7 +210,7 @@ def read_posts(path, policy: MediaPolicy | None = None) -> list[Post]:
         rows = [(line, row, f"{path}:{line}") for line, row in read_table(path, required=("user_id", "post_id"))]
     if not rows:
         raise DataError(f"{path}: no posts")
-    return _unique([parse_post(row, where, line, policy) for line, row, where in rows], [w for _, _, w in rows],
+    return _unique([parse_post(row, where, line, policy, limits) for line, row, where in rows], [w for _, _, w in rows],
                    lambda index: f"{'at row' if suffix == '.parquet' else 'on line'} {rows[index][0]}")
 
 

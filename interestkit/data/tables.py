@@ -80,6 +80,23 @@ def parse_yaml(text: str, path, error=DataError):
         raise error(f"{where}: invalid YAML ({getattr(problem, 'problem', problem)})") from None
 
 
+def read_yaml(path, kind: str, missing: str, error=DataError) -> tuple:
+    """``(data, text)`` of the YAML file ``path``, a ``kind`` (e.g. "YAML config file"; ``missing``
+    names it when it is not there): a folder, a missing file, text that is not UTF-8 and invalid
+    YAML are one-line errors naming the file (and the line); ``text`` is for callers that name
+    the lines of keys."""
+    path = Path(path)
+    if path.is_dir():
+        raise error(f"{path}: is a folder, expected a {kind}")
+    if not path.is_file():
+        raise error(f"{path}: {missing} not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise error(f"{path}: not UTF-8 text") from None
+    return parse_yaml(text, path, error), text
+
+
 def read_table(path, required=("label", "text")) -> list[tuple[int, dict]]:
     """Rows of a .tsv, .csv or .jsonl file as ``(line_number, row)``; checks required columns."""
     path = Path(path)

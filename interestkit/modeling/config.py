@@ -26,7 +26,7 @@ import re
 from pathlib import Path
 
 from .. import hooks
-from ..data.tables import parse_yaml
+from ..data.tables import read_yaml
 from ..errors import ConfigError, PluginError, suggest
 from ..options import Option, defaults_of, validate_options
 
@@ -74,16 +74,7 @@ TOP_KEYS = ("plugin",) + SECTION_KEYS + ("plugins",)
 
 def load_yaml(path) -> dict:
     """Read a YAML mapping; errors name the file."""
-    path = Path(path)
-    if path.is_dir():
-        raise ConfigError(f"{path}: is a folder, expected a YAML config file")
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
-    data = parse_yaml(text, path, ConfigError)
+    data, _ = read_yaml(path, "YAML config file", "config file", ConfigError)
     if data is None:
         return {}
     if not isinstance(data, dict):

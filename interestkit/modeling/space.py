@@ -25,9 +25,8 @@ Knows neither Optuna nor MLflow: a trial is anything with ``suggest_float``,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from ..data.tables import parse_yaml
+from ..data.tables import read_yaml
 from ..errors import ConfigError, suggest
 from ..options import as_option
 from .config import TRAINING_RULES
@@ -167,15 +166,7 @@ def _checked(rule, value, where, name):
 
 def load_space_file(path, base: dict, encoder_cls, head_cls) -> dict:
     """``base`` with a YAML ``--space`` file's entries applied; errors name ``path:line``."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: search-space file not found" if not path.is_dir()
-                          else f"{path}: is a folder, expected a YAML search-space file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
-    data = parse_yaml(text, path, ConfigError)
+    data, text = read_yaml(path, "YAML search-space file", "search-space file", ConfigError)
     if data is None:
         return dict(base)
     if not isinstance(data, dict):

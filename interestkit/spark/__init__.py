@@ -17,8 +17,11 @@ posts then go through the one user-level function (``ranking.users``) in a group
 from __future__ import annotations
 
 import tempfile
+from pathlib import Path
 
 from ..app.ranking import IMAGE_URI, TEXT_URI, fusion_spec, needed_modalities
+from ..data.paths import MediaPolicy
+from ..data.posts import RecordLimits
 from ..errors import ModelError
 from ..ranking.options import DEFAULT_FUSION, RankingOptions
 from ..ranking.users import UserLevel
@@ -37,15 +40,25 @@ def ranking_options(options: RankingOptions | None = None, **changes) -> Ranking
     return RankingOptions.from_dict({**base, **changes}, "rank_users options")
 
 
-def prepared_posts(df, options: RankingOptions, source: str = "posts", check: bool = True):
-    """Posts typed and validated (``check``: one pass; ``DataError`` naming the post), then
-    each user's window: what ``scoring.score`` takes."""
+def prepared_posts(df, options: RankingOptions, source: str = "posts", check: bool = True,
+                   policy: MediaPolicy | None = None, limits: RecordLimits | None = None):
+    """Posts typed and validated (``check``: by the rules of ``data.posts``, image paths by
+    ``policy``; ``DataError`` naming the row), then each user's window: what ``scoring.score`` takes."""
     normalized = posts_table.normalized(df, source)
     counts = None
     if check:
         with spark_errors(f"reading {source}"):
-            counts = posts_table.check(normalized, source)
+            normalized, counts = posts_table.checked(normalized, source, policy, limits)
+    else:
+        normalized = normalized.drop("_file", "_raw")
     return posts_table.windowed(normalized, options.last), counts
+
+
+def media_policy(media_root) -> MediaPolicy:
+    """The image paths the executors' image model accepts: under ``media_root``, or none."""
+    if media_root is not None:
+        return MediaPolicy(Path(media_root))
+    return MediaPolicy(None, hint="rank_users(..., media_root=DIR) accepts paths under DIR", inline="image_bytes")
 
 
 def model_refs(text_model, image_model, mode: str, workdir) -> dict:
@@ -86,7 +99,7 @@ def rank_users(posts, options: RankingOptions | None = None, *, text_model: str 
     spec = fusion_spec(fusion, fusion_weights)
     catalogue = load_ads(ads) if isinstance(ads, (str, bytes)) or hasattr(ads, "__fspath__") else tuple(ads or ())
     spark = posts.sparkSession
-    window, _ = prepared_posts(posts, ranking, check=check)
+    window, _ = prepared_posts(posts, ranking, check=check, policy=media_policy(media_root))
     with tempfile.TemporaryDirectory(prefix="interestkit-spark-models-") as workdir:
         refs = model_refs(text_model, image_model, ranking.mode, workdir)
         level = user_level(refs, ranking, spec, catalogue)

@@ -17,7 +17,7 @@ from ..adtech import consent
 from ..app.batch import ENGINES, is_uri, local_path
 from ..ranking.options import RankingOptions
 from . import posts as spark_posts
-from . import prepared_posts, model_refs, rank_prepared, scoring, session, user_level
+from . import media_policy, prepared_posts, model_refs, rank_prepared, scoring, session, user_level
 from .session import spark_errors
 
 
@@ -47,10 +47,16 @@ def run_spark(posts_path, out, uris, options: RankingOptions, fusion, media_root
     spark = session(master, log_dir, log)
     # a local path as this process sees it (Spark's JVM may have started in another folder)
     where = str(posts_path) if is_uri(str(posts_path)) else str(local_path(posts_path).resolve())
+    policy = media_policy(media_root)  # what the executors' image model accepts
     with spark_errors("reading the posts"):
         frame = spark_posts.read_posts(spark, where)
-        frame = consent.spark_without_opted_out(frame, str(posts_path))  # never ranked
-    window, counts = prepared_posts(frame, options, str(posts_path))
+        # every row checked as the local engine checks it (opted-out users' rows too), then left out
+        checked = spark_posts.normalized(frame, str(posts_path))
+        _, counts = spark_posts.checked(checked, str(posts_path), policy)
+        kept = consent.spark_without_opted_out(frame, str(posts_path))  # never ranked
+    window, kept_counts = prepared_posts(kept, options, str(posts_path), check=kept is not frame,
+                                        policy=policy)
+    counts = kept_counts or counts
     log(f"{posts_path}: {counts['posts']} posts of {counts['users']} users")
     with tempfile.TemporaryDirectory(prefix="interestkit-spark-models-") as workdir:
         refs = model_refs(uris.get("text"), uris.get("image"), options.mode, workdir)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..atomic import atomic_write
 from . import posts as posts_table
-from . import rank_prepared, scoring, user_level
+from . import media_policy, rank_prepared, scoring, user_level
 
 POST_COLUMNS = ("user_id", "post_id", "created_at", "_order")
 
@@ -63,16 +63,17 @@ class MicroBatchRanker:
         self.options, self.source = options, source
         self.level = user_level(refs, options, fusion, ads)
         self.udfs = scoring.udfs(spark, refs, options.calibrate, media_root)
+        self.policy = media_policy(media_root)  # what the image model's udf accepts
         self.batches: list[dict] = []  # what each micro-batch did: {batch, posts, users}
 
     def __call__(self, batch, batch_id: int) -> None:
         from pyspark.sql import functions as F
 
+        if batch.isEmpty():
+            return
         new = posts_table.normalized(batch, self.source).withColumn(
             "_order", F.lit(batch_id).cast("long") * ORDER_SPAN + F.col("_order"))
-        counts = posts_table.check(new, f"{self.source} batch {batch_id}") if not batch.isEmpty() else None
-        if counts is None:
-            return
+        new, counts = posts_table.checked(new, f"{self.source} batch {batch_id}", self.policy)
         state, rankings = self.out / "state", self.out / "rankings"
         previous = _latest(state, batch_id)
         new_posts = new.cache()

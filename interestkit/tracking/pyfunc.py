@@ -55,7 +55,8 @@ class InterestPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
         folder = context.artifacts["model"]
         self.model = _cached_model(folder) if settings.env_flag(REUSE_ENV) else load_model(folder)
-        self.media = MediaPolicy(settings.media_root_from_env(), hint=settings.SERVED_MODEL_MEDIA_HINT)
+        self.media = MediaPolicy(settings.media_root_from_env(), hint=settings.SERVED_MODEL_MEDIA_HINT,
+                                 inline="image_bytes")  # this model's input has no image_b64
 
     def predict(self, context, model_input: pd.DataFrame, params=None):
         model = self.model
