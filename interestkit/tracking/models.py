@@ -23,6 +23,7 @@ from ..modeling.model import load_model, read_meta
 from ..ranking.bundle import save_bundle, spec_of
 from ..runtime.export import export_when_logged, runtime_requirements
 from . import environment as environment_module
+from .local_registry import find_version
 from .registry import CHAMPION, HYBRID_NAME, describe_uri, register, registered_name
 from .store import as_param, configure, experiment_id, tracking_uri
 
@@ -143,6 +144,13 @@ def load_interest_model(uri: str) -> tuple[object, dict]:
     path = Path(uri)
     if not uri.startswith(("models:/", "runs:/")) and (path / "meta.json").is_file():
         return load_model(path), {"uri": str(path)}
+    found = find_version(uri)  # a local store's version: its folder, as the pyfunc flavour loads it, without MLflow
+    if found is not None:
+        folder, described = found
+        try:
+            return load_model(folder), {"uri": uri, **described}
+        except InterestkitError as error:  # as _load_pyfunc says it
+            raise type(error)(f"model {uri!r} cannot be loaded: {error}") from None
     model = _load_pyfunc(uri, "model", "train one with 'interestkit train'").unwrap_python_model()
     if not isinstance(model, _pyfunc_flavours().InterestPyfunc):
         raise ModelError(f"model {uri!r} is not an interestkit text or image model")
@@ -156,6 +164,9 @@ def model_labels(uri: str) -> list | None:
     try:
         if not uri.startswith(("models:/", "runs:/")):
             return list(json.loads((path / "meta.json").read_text(encoding="utf-8"))["labels"])
+        found = find_version(uri)
+        if found is not None:
+            return list(read_meta(found[0])["labels"])
         import mlflow
 
         configure()
