@@ -120,16 +120,9 @@ def _restore_env(name, value):
         os.environ[name] = value
 
 
-def _with_export(models_group):
-    from .export import export_command
-
-    models_group.add_command(export_command)
-    return models_group
-
-
 #: the built-in commands, each imported when it is first used ("module:attribute" under interestkit.cli)
 #: and given ``--runtime`` where it scores
-_SCORING = ("predict", "rank", "recommend", "evaluate", "test", "serve", "batch")
+_SCORING = ("predict", "rank", "recommend", "evaluate", "serve", "batch")  # and test, with its own (it adds both)
 _BUILT_IN = {
     "plugins": "plugins:plugins_command", "cache": "plugins:cache", "train": "train:train",
     "compare": "train:compare", "models": "models:models", "ui": "models:ui", "rank": "ranking:rank",
@@ -140,8 +133,7 @@ _BUILT_IN = {
     "tune": "tune:tune",
 }
 cli.commands = LazyCommands({
-    name: loader(f"{__package__}.{target}",
-                 add_runtime_option if name in _SCORING else _with_export if name == "models" else None)
+    name: loader(f"{__package__}.{target}", add_runtime_option if name in _SCORING else None)
     for name, target in _BUILT_IN.items()})
 
 

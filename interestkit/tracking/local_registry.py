@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from ..errors import ModelError
+from .registry import parse_model_uri
 from .store import tracking_uri
 
 SQLITE = "sqlite:///"
@@ -38,8 +39,6 @@ def store_database(uri: str | None = None) -> Path | None:
 
 
 def _parse(uri: str):
-    from .registry import parse_model_uri
-
     try:
         return parse_model_uri(uri)
     except ModelError:
