@@ -1,6 +1,6 @@
 """Environment rebuild: `mlflow models serve --env-manager virtualenv` of a registered hybrid, from the index alone.
 
-    .venv/bin/python benchmarks/env_rebuild.py [--store DIR] [--env-manager virtualenv|uv] [--timeout 1800]
+    .venv/bin/python benchmarks/env_rebuild.py [--store DIR] [--runtime auto|tf] [--env-manager virtualenv|uv] [--timeout 1800]
 
 ``--store`` holds text and image champions (real ones, e.g. the store
 ``benchmarks/batch.py`` trains); a new hybrid version is built there and served. Without it, a temporary
@@ -10,6 +10,11 @@ rebuilt by MLflow in an empty environment folder (``MLFLOW_ENV_ROOT``), the scor
 server started on a free loopback port, and one request sent. The script prints the time
 from the command to ``/ping``, and checks that the answer equals the in-process
 ``predict`` of the same model.
+
+``--runtime`` is the runtime the hybrid's models load with when it is built: ``auto`` (their
+ONNX exports where they have them: the hybrid then needs ONNX Runtime and no TensorFlow)
+or ``tf`` (their Keras files: the hybrid needs TensorFlow where it runs). The fake
+champions have no export, so they need TensorFlow either way.
 """
 
 from __future__ import annotations
@@ -65,7 +70,9 @@ def main(argv=None):
     parser.add_argument("--store", type=Path, default=None)
     parser.add_argument("--env-manager", default="virtualenv", choices=["virtualenv", "uv"])
     parser.add_argument("--timeout", type=float, default=1800.0)
+    parser.add_argument("--runtime", default="auto", choices=["auto", "tf"])
     args = parser.parse_args(argv)
+    os.environ["INTERESTKIT_RUNTIME"] = args.runtime
     work = Path(tempfile.mkdtemp(prefix="interestkit-env-rebuild-"))
     model = build_hybrid(args.store, work)
     import mlflow
@@ -76,7 +83,8 @@ def main(argv=None):
     folder = Path(mlflow.artifacts.download_artifacts(model["uri"]))
     requirements = (folder / "requirements.txt").read_text().split()
     print(f"{model['uri']}: {len(requirements)} requirements; bundled: "
-          f"{', '.join(r for r in requirements if r.endswith('.whl'))}", flush=True)
+          f"{', '.join(r for r in requirements if r.endswith('.whl'))}; TensorFlow: "
+          f"{', '.join(r for r in requirements if r.startswith('tensorflow')) or 'none'}", flush=True)
 
     port = free_port()
     env = dict(os.environ, MLFLOW_TRACKING_URI=model["tracking_uri"], MLFLOW_ENV_ROOT=str(work / "envs"),

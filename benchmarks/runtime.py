@@ -14,8 +14,10 @@ validation fraction, so that its validation split is known. Rows:
   graph is quantised again here, calibrated on 200 photos of the training split only.
 - dev users' photos: top-1 against ``post_truth.tsv``'s ``photo_interest`` (labels the model knows).
 - captions: encoder + head, ms/caption at batch 64 and batch 1; top-1 on 2,000 captions.
-- cold commands: wall time of ``interestkit predict "..."`` and ``predict --image``,
-  and ``interestkit batch --engine local`` posts/s over the dev users' 800 posts;
+- cold commands: wall time (best and median of ``--repeats``) and CPU time of
+  ``interestkit predict "..."`` and ``predict --image`` in fresh processes, and
+  ``interestkit batch --engine local`` posts/s over the dev users' 800 posts;
+  ``--cold-only auto`` (or ``auto,tf``) measures only the two cold ``predict`` commands;
 - users: the dev users' top-5 from ``interestkit rank``, TensorFlow against the export.
 """
 
@@ -25,6 +27,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -40,6 +43,10 @@ DATA = ROOT.parent / "shared" / "data"
 BIN = Path(sys.executable).parent / "interestkit"
 
 from bench_common import print_table  # noqa: E402
+
+
+COLD_COLUMNS = [("command", "what", "{}"), ("wall s, best", "wall", "{:.2f}"), ("wall s, median", "median", "{:.2f}"),
+                ("CPU s (user+sys), best run", "cpu", "{:.2f}")]
 
 
 def per_item(function, inputs, batch):
@@ -60,14 +67,19 @@ def single(function, inputs, repeats=20):
 
 
 def cold(args, env, repeats=2):
-    """Best wall time of a fresh ``interestkit`` process."""
-    best = None
+    """``{"wall", "median", "cpu"}`` of fresh ``interestkit`` processes: the best and the median wall
+    time, and the user+system CPU time of the best run (the machine may be shared: CPU time is
+    what load does not inflate)."""
+    runs = []
     for _ in range(repeats):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         subprocess.run([str(BIN), *args], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         took = time.perf_counter() - started
-        best = took if best is None else min(best, took)
-    return best
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        runs.append((took, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime))
+    best = min(runs)
+    return {"wall": best[0], "median": float(np.median([r[0] for r in runs])), "cpu": best[1]}
 
 
 def champion_folder(name):
@@ -185,17 +197,28 @@ def commands(env, rows, users, timing=True):
         users[label] = {u["user_id"]: [i["interest"] for i in u["interests"]] for u in json.loads(done.stdout)}
 
 
-def timed_commands(env, rows, runtime, label, photo, posts):
-    rows.append({"what": f"cold predict \"caption\", {label}", "wall": cold(
-        ["predict", "--runtime", runtime, "Landed a huge bass at the lake this morning"], env)})
-    rows.append({"what": f"cold predict --image, {label}", "wall": cold(
-        ["predict", "--runtime", runtime, "--image", str(photo)], env)})
+def timed_commands(env, rows, runtime, label, photo, posts, repeats=2, batch=True):
+    for what, args in ((f"cold predict \"caption\", {label}", ["Landed a huge bass at the lake this morning"]),
+                       (f"cold predict --image, {label}", ["--image", str(photo)])):
+        rows.append({"what": what, **cold(["predict", "--runtime", runtime, *args], env, repeats)})
+        print(rows[-1], flush=True)
+    if not batch:
+        return
     out = Path(tempfile.mkdtemp(prefix="runtime-batch-")) / "out"
-    wall = cold(["batch", "--runtime", runtime, "--engine", "local", "--posts", str(posts), "--out", str(out),
-                 "--media-root", str(DATA / "users")], env, repeats=1)
-    rows.append({"what": f"batch --engine local (800 posts), {label}", "wall": wall, "rate": 800 / wall})
-    for row in rows[-3:]:
-        print(row, flush=True)
+    timed = cold(["batch", "--runtime", runtime, "--engine", "local", "--posts", str(posts), "--out", str(out),
+                  "--media-root", str(DATA / "users")], env, repeats=1)
+    rows.append({"what": f"batch --engine local (800 posts), {label}", **timed, "rate": 800 / timed["wall"]})
+    print(rows[-1], flush=True)
+
+
+def cold_only(env, rows, runtimes, repeats):
+    """Only the cold ``predict`` timings, ``repeats`` fresh processes each (the OS file cache warm
+    after a first, untimed run of each)."""
+    photo = next(p for p in sorted((DATA / "users" / "media").glob("*.jpg")))
+    for runtime in runtimes:
+        label = "tensorflow" if runtime == "tf" else "export"
+        cold(["predict", "--runtime", runtime, "warm the file cache"], env, repeats=1)
+        timed_commands(env, rows, runtime, label, photo, None, repeats, batch=False)
 
 
 def main():
@@ -209,12 +232,21 @@ def main():
     parser.add_argument("--users-only", action="store_true", help="only the users' top-5 comparison")
     parser.add_argument("--no-commands", action="store_true", help="leave out the cold-command and batch timings")
     parser.add_argument("--user-photos", type=int, default=0, help="dev users' photos scored (0: all)")
+    parser.add_argument("--cold-only", default=None, metavar="RUNTIMES",
+                        help="only the cold predict timings, for these runtimes (e.g. auto or auto,tf)")
+    parser.add_argument("--repeats", type=int, default=2, help="fresh processes per cold command (best kept)")
     args = parser.parse_args()
     DATA = args.data
     os.environ["INTERESTKIT_REGISTRY"] = args.store
     env = {**os.environ, "INTERESTKIT_CACHE_DIR": tempfile.mkdtemp(prefix="runtime-cache-")}
     print(f"load average at start: {os.getloadavg()}", flush=True)
     rows, users = [], {}
+    if args.cold_only:
+        timed = []
+        cold_only(env, timed, args.cold_only.split(","), args.repeats)
+        print(f"load average at end: {os.getloadavg()}\n")
+        print_table(COLD_COLUMNS, timed)
+        return
     if not args.users_only:
         photos(args, rows)
         captions(args, rows)
@@ -228,8 +260,7 @@ def main():
                      ("top-1 dev users' posts", "users", "{:.4f}"), ("validation items", "n", "{}")], rows)
     print()
     if timed:
-        print_table([("command", "what", "{}"), ("wall s", "wall", "{:.2f}"), ("posts/s", "rate", "{:.1f}")],
-                    [{"rate": None, **r} for r in timed])
+        print_table([*COLD_COLUMNS, ("posts/s", "rate", "{:.1f}")], [{"rate": None, **r} for r in timed])
     differ = sorted(u for u in users["tensorflow"] if users["tensorflow"][u] != users["export"].get(u))
     print(f"\nusers' top-5, export against TensorFlow: {len(users['tensorflow']) - len(differ)} of "
           f"{len(users['tensorflow'])} identical")

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from .adtech.iab import check_interest_segment
 from .data.paths import MediaPolicy
-from .data.tables import read_yaml
+from .data.tables import read_yaml, safe_loader
 from .errors import ConfigError, DataError, suggest
 
 DEFAULT_FILE = Path(__file__).with_name("interests.yaml")
@@ -159,7 +159,7 @@ def _entries(text: str) -> list:
     import yaml
 
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=safe_loader())
     except yaml.YAMLError:
         return []
     if not isinstance(node, yaml.MappingNode):

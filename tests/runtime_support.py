@@ -42,8 +42,8 @@ def text_encoder(path):
     _save(graph, path)
 
 
-def image_encoder(path, size):
-    """pixels (n, s, s, 3) -> mean of each channel / 255 and their mean (n, DIM)."""
+def image_encoder(path, size, scale=255.0):
+    """pixels (n, s, s, 3) -> mean of each channel / ``scale`` and their mean (n, DIM)."""
     nodes = [helper.make_node("ReduceMean", ["pixels", "axes"], ["means"], keepdims=0),
              helper.make_node("Div", ["means", "scale"], ["scaled"]),
              helper.make_node("ReduceMean", ["scaled", "last"], ["overall"], keepdims=1),
@@ -52,7 +52,7 @@ def image_encoder(path, size):
                               [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, ["n", size, size, 3])],
                               [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["n", DIM])],
                               [numpy_helper.from_array(np.array([1, 2], np.int64), "axes"),
-                               numpy_helper.from_array(np.array([255.0], np.float32), "scale"),
+                               numpy_helper.from_array(np.array([scale], np.float32), "scale"),
                                numpy_helper.from_array(np.array([1], np.int64), "last")])
     _save(graph, path)
 
@@ -75,11 +75,12 @@ def reference_probs(features):
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def exported_folder(folder, modality, size=8, sequence_length=6):
-    """A model folder with only meta.json and export/ (no Keras files)."""
+def add_export(folder, modality, size=8, sequence_length=6, int8_scale=None):
+    """Write ``export/`` (float32 graphs) into ``folder``; returns the manifest. ``int8_scale``: the
+    manifest says int8, and its "int8" encoder is the float32 one times that scale (features a
+    cache must never mix up with the float32 ones)."""
     export = folder / "export"
     export.mkdir(parents=True)
-    meta = {"format": "keras", "modality": modality, "labels": LABELS, "temperature": 1.0, "plugin": f"tiny-{modality}"}
     manifest = {"version": 1, "runtime": "onnxruntime", "modality": modality, "encoder": "encoder.onnx",
                 "head": "head.onnx", "feature_dim": DIM, "precision": "float32"}
     if modality == "text":
@@ -88,9 +89,20 @@ def exported_folder(folder, modality, size=8, sequence_length=6):
         manifest.update(input="token_ids", tokenizer={"vocabulary": "vocabulary.json", "sequence_length": sequence_length})
     else:
         image_encoder(export / "encoder.onnx", size)
-        meta.update(image_size=size, frozen=True, encoder_identity={"encoder": "tiny", "size": size})
         manifest.update(input="pixels", encoder_float32="encoder.onnx")
+        if int8_scale is not None:
+            image_encoder(export / "encoder.int8.onnx", size, scale=255.0 / int8_scale)
+            manifest.update(precision="int8", encoder="encoder.int8.onnx")
     head(export / "head.onnx")
-    (folder / "meta.json").write_text(json.dumps(meta))
     (export / "manifest.json").write_text(json.dumps(manifest))
+    return manifest
+
+
+def exported_folder(folder, modality, size=8, sequence_length=6, int8_scale=None):
+    """A model folder with only meta.json and export/ (no Keras files)."""
+    add_export(folder, modality, size, sequence_length, int8_scale)
+    meta = {"format": "keras", "modality": modality, "labels": LABELS, "temperature": 1.0, "plugin": f"tiny-{modality}"}
+    if modality == "image":
+        meta.update(image_size=size, frozen=True, encoder_identity={"encoder": "tiny", "size": size})
+    (folder / "meta.json").write_text(json.dumps(meta))
     return folder

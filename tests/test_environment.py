@@ -129,3 +129,66 @@ def test_mlflow_rebuilds_a_hybrids_environment_and_serves_it():
     run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=3600)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "equals the in-process predict: True" in run.stdout
+
+
+def test_slim_metadata_moves_only_unconditional_requirements_of_the_left_out():
+    text = ("Metadata-Version: 2.4\nName: demo\nVersion: 1.0\nProvides-Extra: test\n"
+            "Requires-Dist: tensorflow<2.22,>=2.18\nRequires-Dist: numpy<3,>=1.26\n"
+            "Requires-Dist: keras>=3; python_version >= \"3.10\"\nRequires-Dist: pytest>=8; extra == \"test\"\n"
+            "\nRequires-Dist: tensorflow is only mentioned in the description\n")
+    slim = environment.slim_metadata(text, ["tensorflow", "Keras"])
+    head, _, description = slim.partition("\n\n")
+    assert "Requires-Dist: tensorflow<2.22,>=2.18; extra == \"training\"" in head
+    assert "Requires-Dist: keras>=3; (python_version >= \"3.10\") and extra == \"training\"" in head
+    assert "Requires-Dist: numpy<3,>=1.26\n" in head + "\n" and "Requires-Dist: pytest>=8; extra == \"test\"" in head
+    assert head.count("Provides-Extra: training") == 1
+    assert description == "Requires-Dist: tensorflow is only mentioned in the description\n"
+    assert environment.slim_metadata(text, ["scipy"]) == text
+
+
+def _registered_requirements(tmp_path, text_folder, image_folder):
+    from click.testing import CliRunner
+
+    from interestkit.cli import cli
+
+    built = CliRunner().invoke(cli, ["models", "build-hybrid", "--text-model", str(text_folder),
+                                     "--image-model", str(image_folder), "--media-root", str(tmp_path)])
+    assert built.exit_code == 0, built.output
+    return _model_folder("models:/interestkit-hybrid@champion")
+
+
+def test_a_hybrid_of_exported_models_requires_onnx_runtime_and_no_tensorflow(tmp_path):
+    """Its requirements, conda.yaml and bundled wheel bring ONNX Runtime and none of what only training needs."""
+    import base64
+    import hashlib
+
+    from interestkit.runtime.export import TRAINING_ONLY
+    from runtime_support import exported_folder
+
+    folder = _registered_requirements(tmp_path, exported_folder(tmp_path / "text", "text"),
+                                      exported_folder(tmp_path / "image", "image"))
+    lines = _requirements(folder)
+    names = [environment.requirement_name(line) for line in lines]
+    assert names.count("onnxruntime") == 1 and "mlflow" in names and "numpy" in names
+    assert not set(names) & set(TRAINING_ONLY), lines
+    assert "tensorflow" not in (folder / "conda.yaml").read_text()
+    [wheel] = [line for line in lines if line.endswith(".whl")]
+    with zipfile.ZipFile(folder / wheel) as archive:
+        metadata_name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        metadata = archive.read(metadata_name)
+        record = archive.read(next(n for n in archive.namelist() if n.endswith(".dist-info/RECORD"))).decode()
+    requires = [line for line in metadata.decode().split("\n\n")[0].splitlines() if line.startswith("Requires-Dist:")]
+    tensorflow = [line for line in requires if line.split()[1].startswith("tensorflow")]
+    assert tensorflow and all(line.endswith('extra == "training"') for line in tensorflow)
+    assert any(line.split()[1].startswith("onnxruntime") and "extra" not in line for line in requires)
+    digest = base64.urlsafe_b64encode(hashlib.sha256(metadata).digest()).rstrip(b"=").decode()
+    assert f"{metadata_name},sha256={digest},{len(metadata)}" in record.splitlines()  # pip checks it
+
+
+def test_a_hybrid_over_a_model_without_an_export_keeps_tensorflow(tmp_path):
+    from interestkit.testing import FakeInterestModel
+    from runtime_support import LABELS, exported_folder
+
+    text = FakeInterestModel("text", LABELS).save(tmp_path / "text")
+    folder = _registered_requirements(tmp_path, text, exported_folder(tmp_path / "image", "image"))
+    assert f"tensorflow=={importlib.metadata.version('tensorflow')}" in _requirements(folder)

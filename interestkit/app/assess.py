@@ -28,6 +28,7 @@ from ..modeling.metrics import (
     per_label,
     top_k_accuracy,
 )
+from ..runtime.choice import forced
 
 MAX_GROUPS = 200
 
@@ -83,20 +84,67 @@ def flat_metrics(result: dict) -> dict:
     for group, row in result.get("groups", {}).items():
         for key in ("items", "top1", "top5", "macro_f1", "ece"):
             out[f"group.{metric_name(group)}.{key}"] = row[key]
+    for side in ("tf", "export", "difference"):
+        for key, value in result.get("runtimes", {}).get(side, {}).items():
+            out[f"runtime.{side}.{key}"] = value
+    if result.get("runtimes"):
+        out["runtime.agreement_top1"] = result["runtimes"]["agreement_top1"]
     return {k: float(v) for k, v in out.items() if v is not None}
 
 
-def run_assessment(uri: str, data_path, group_by: str | None = None, log=_quiet) -> dict:
-    """Evaluate the model ``uri`` on ``data_path``; log it all; returns the result with ``run_id``."""
-    model, described = tracking.load_interest_model(uri)
+def _load_both(uri) -> dict:
+    """``{"tf": (model, described), "onnx": (...)}``: the model on TensorFlow and through its export."""
+    loaded = {}
+    for runtime in ("tf", "onnx"):
+        with forced(runtime):
+            loaded[runtime] = tracking.load_interest_model(uri)
+    return loaded
+
+
+def _compare_runtimes(loaded, dataset, data_path, log) -> tuple[tuple, dict]:
+    """The export's scores, and ``{"tf": measures, "export": measures, "difference": export - tf, "agreement"}``:
+    the same items scored on TensorFlow and through the export, side by side."""
+    scored = {}
+    for runtime in ("tf", "onnx"):
+        model = loaded[runtime][0]
+        log(f"scoring with {getattr(model, 'runtime', 'tensorflow')}")
+        scored[runtime] = (model, score_dataset(model, dataset, log))
+    (_, (tf_probs, tf_y, tf_labels, tf_kept, _)), (export, export_scores) = scored["tf"], scored["onnx"]
+    probs, y, labels, kept, _ = export_scores
+    if tf_kept != kept or tf_labels != labels:
+        raise DataError(f"{data_path}: TensorFlow and the export scored different items or labels; "
+                        "compare them on items both can read")
+    tf, exported = measures(tf_probs, tf_y, labels), measures(probs, y, labels)
+    keys = ("top1", "top5", "macro_f1", "ece")
+    agreement = float(np.mean(tf_probs.argmax(axis=1) == probs.argmax(axis=1))) if len(y) else None
+    return export_scores, {
+        "export_runtime": export.runtime, "agreement_top1": agreement,
+        "tf": {k: tf[k] for k in ("items", *keys)}, "export": {k: exported[k] for k in ("items", *keys)},
+        "difference": {k: None if tf[k] is None or exported[k] is None else exported[k] - tf[k] for k in keys}}
+
+
+def run_assessment(uri: str, data_path, group_by: str | None = None, log=_quiet, runtime: str | None = None) -> dict:
+    """Evaluate the model ``uri`` on ``data_path``; log it all; returns the result with ``run_id``.
+
+    ``runtime="both"``: the items are scored on TensorFlow and through the export; the
+    result's metrics are the export's, and ``result["runtimes"]`` holds both and their
+    difference (export minus TensorFlow)."""
+    loaded = _load_both(uri) if runtime == "both" else None
+    model, described = loaded["onnx"] if loaded else tracking.load_interest_model(uri)
     dataset = load_dataset(data_path, model.modality, group_by, checked=False)
     log(f"{dataset.source}: {len(dataset)} labelled {'captions' if model.modality == 'text' else 'photos'}")
-    probs, y, labels, kept, notes = score_dataset(model, dataset, log)
+    comparison = None
+    if loaded:
+        (probs, y, labels, kept, notes), comparison = _compare_runtimes(loaded, dataset, data_path, log)
+    else:
+        probs, y, labels, kept, notes = score_dataset(model, dataset, log)
     if not len(y):
         raise DataError(f"{data_path}: no item could be scored")
     result = {"model": {k: described.get(k) for k in ("uri", "name", "version", "run_id")},
               "data": str(data_path), "group_by": group_by or None, "labels": labels, "notes": notes,
               "overall": measures(probs, y, labels)}
+    if comparison:
+        result["runtimes"] = comparison
     matrix = confusion_matrix(y, probs.argmax(axis=1), len(labels))
     bins = calibration_bins(probs, y)
     if group_by:
@@ -115,7 +163,8 @@ def run_assessment(uri: str, data_path, group_by: str | None = None, log=_quiet)
                  "calibration_bins.json": bins}
     params = {"model": uri, "model.name": described.get("name", ""), "model.version": version or "",
               "data.path": str(data_path), "data.rows": len(dataset), "data.scored": len(y),
-              "data.sha256": dataset.fingerprint()["sha256"], "group_by": group_by or ""}
+              "data.sha256": dataset.fingerprint()["sha256"], "group_by": group_by or "",
+              **({"runtime": "both"} if comparison else {})}
     result["run_id"] = tracking.log_assessment(params, flat_metrics(result), documents, plots, described)
     log(f"logged to MLflow run {result['run_id']} (experiment {tracking.EVALUATION_EXPERIMENT}, "
         f"store {tracking.tracking_uri()})")

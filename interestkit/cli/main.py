@@ -4,7 +4,10 @@ Library errors (``InterestkitError``) become one-line messages with exit code 2;
 errors (a flag click cannot parse) exit with 64; any other exception is the last line of
 defence's (``failures``): one line, exit code 1 (2 for OS errors), the traceback with
 ``--debug``. Heavy imports (TensorFlow, MLflow) happen inside commands, so ``--help`` and
-``plugins`` stay fast.
+``plugins`` stay fast. Each built-in command's module is imported when that command runs
+(``cli.lazy``), and plugins' commands are collected only when the command word is not a
+built-in one (or there is none: ``--help``), so a scoring command starts without importing
+the others' dependencies or every plugin.
 """
 
 from __future__ import annotations
@@ -19,11 +22,10 @@ import click
 from .. import __version__, hooks, quiet
 from ..errors import InterestkitError
 from ..settings import DEBUG_ENV, STRICT_PLUGINS_ENV, env_flag
-from . import assess, batch, demo, ensemble, evaluate, failures, models, plugins, predict, ranking, serve, taxonomy, train, tune, zeroshot
-from .audience import audience_command
-from .export import export_command
-from .runtime import add_runtime_option
+from . import failures
+from .lazy import LazyCommands, loader
 from .output import echo_err
+from .runtime import add_runtime_option
 
 
 class Terminated(KeyboardInterrupt):
@@ -118,17 +120,21 @@ def _restore_env(name, value):
         os.environ[name] = value
 
 
-for _command in (plugins.plugins_command, plugins.cache, train.train, train.compare, models.models, models.ui,
-                 ranking.rank, ranking.recommend, evaluate.evaluate, evaluate.fusion_group, serve.serve, demo.demo,
-                 taxonomy.taxonomy_group, zeroshot.zero_shot_command,
-                 predict.predict, assess.assess_command, ensemble.ensemble, batch.batch_command):
-    cli.add_command(_command)
-cli.add_command(audience_command)
-models.models.add_command(export_command)
-for _command in (predict.predict, ranking.rank, ranking.recommend, evaluate.evaluate, assess.assess_command, serve.serve,
-                 batch.batch_command):
-    add_runtime_option(_command)
-cli.add_command(tune.tune)
+#: the built-in commands, each imported when it is first used ("module:attribute" under interestkit.cli)
+#: and given ``--runtime`` where it scores
+_SCORING = ("predict", "rank", "recommend", "evaluate", "serve", "batch")  # and test, with its own (it adds both)
+_BUILT_IN = {
+    "plugins": "plugins:plugins_command", "cache": "plugins:cache", "train": "train:train",
+    "compare": "train:compare", "models": "models:models", "ui": "models:ui", "rank": "ranking:rank",
+    "recommend": "ranking:recommend", "evaluate": "evaluate:evaluate", "fusion": "evaluate:fusion_group",
+    "serve": "serve:serve", "demo": "demo:demo", "taxonomy": "taxonomy:taxonomy_group",
+    "zero-shot": "zeroshot:zero_shot_command", "predict": "predict:predict", "test": "assess:assess_command",
+    "ensemble": "ensemble:ensemble", "batch": "batch:batch_command", "audience": "audience:audience_command",
+    "tune": "tune:tune",
+}
+cli.commands = LazyCommands({
+    name: loader(f"{__package__}.{target}", add_runtime_option if name in _SCORING else None)
+    for name, target in _BUILT_IN.items()})
 
 
 def _global_options(args):
@@ -157,12 +163,19 @@ def _register_plugin_commands():
         sys.exit(error.exit_code)
 
 
+def _command_name(args, options):
+    """The command word after the global options (None when there is none)."""
+    return args[len(options)] if len(args) > len(options) else None
+
+
 def main(argv=None):
-    options = _global_options(sys.argv[1:] if argv is None else argv)
+    args = sys.argv[1:] if argv is None else list(argv)
+    options = _global_options(args)
     if "--debug" in options:
         os.environ[DEBUG_ENV] = "1"
     quiet.start()  # before anything loads TensorFlow or MLflow
     if "--strict-plugins" in options:
         os.environ[STRICT_PLUGINS_ENV] = "1"  # before plugins load for their commands
-    _register_plugin_commands()
+    if _command_name(args, options) not in _BUILT_IN:  # plugins' commands load only where they may be asked for
+        _register_plugin_commands()
     return cli.main(args=argv, prog_name="interestkit")

@@ -10,6 +10,7 @@ import click
 
 from .. import tracking
 from ..app.hybrid import build_hybrid
+from .export import export_command
 from .options import SCORING, fusion_options, model_options, ranking_flags
 from .output import echo_err, print_table
 
@@ -102,3 +103,6 @@ def _serve_hint(s) -> str:
     return (f"MLflow run {s['run_id']}; it is not the champion (version {champion} is), so 'interestkit serve' "
             f"keeps serving version {champion}: make it the champion with '{s['promote_command']}', "
             f"or serve it as it is with 'interestkit serve --model {uri}'")
+
+
+models.add_command(export_command)

@@ -37,13 +37,22 @@ class _DuplicateKey(Exception):
         self.key, self.line, self.first = key, line, first
 
 
-@functools.lru_cache(maxsize=1)
-def _unique_key_loader():
+def safe_loader(fast: bool = True):
+    """PyYAML's safe loader: its libyaml (C) build when ``fast`` and installed, else the pure-Python one.
+    Both give the same data for a valid document; their error messages differ, so callers
+    that report a syntax error parse again with the pure-Python one."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader) if fast else yaml.SafeLoader
+
+
+@functools.lru_cache(maxsize=2)
+def _unique_key_loader(fast: bool = False):
     """PyYAML's safe loader, except that a key given twice in one mapping is an error
     (plain YAML keeps the last value silently)."""
     import yaml
 
-    class UniqueKeyLoader(yaml.SafeLoader):
+    class UniqueKeyLoader(safe_loader(fast)):
         def construct_mapping(self, node, deep=False):
             if isinstance(node, yaml.MappingNode):
                 seen: dict = {}
@@ -69,7 +78,10 @@ def parse_yaml(text: str, path, error=DataError):
     import yaml
 
     try:
-        return yaml.load(text, Loader=_unique_key_loader())  # noqa: S506 - a SafeLoader subclass
+        try:
+            return yaml.load(text, Loader=_unique_key_loader(True))  # noqa: S506 - a SafeLoader subclass
+        except yaml.YAMLError:  # said as the pure-Python parser says it
+            return yaml.load(text, Loader=_unique_key_loader(False))  # noqa: S506 - a SafeLoader subclass
     except _DuplicateKey as twice:
         again = "on the same line" if twice.line == twice.first else f"first on line {twice.first}"
         raise error(f"{path}:{twice.line}: key {twice.key!r} appears twice in the same mapping ({again}); "

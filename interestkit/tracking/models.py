@@ -21,8 +21,10 @@ from ..errors import DataError, InterestkitError, ModelError
 from ..hooks.requirements import model_needs
 from ..modeling.model import load_model, read_meta
 from ..ranking.bundle import save_bundle, spec_of
-from ..runtime.export import export_when_logged, runtime_requirements
+from ..runtime.choice import use_export
+from ..runtime.export import TRAINING_ONLY, export_when_logged, runtime_requirements, scores_on_export
 from . import environment as environment_module
+from .local_registry import find_version
 from .registry import CHAMPION, HYBRID_NAME, describe_uri, register, registered_name
 from .store import as_param, configure, experiment_id, tracking_uri
 
@@ -52,11 +54,17 @@ def model_packages(meta: dict) -> list[str]:
     return [need.package for need in model_needs(meta) if need.package]
 
 
-def environment(packages, tmp) -> tuple[dict, list[str]]:
+def environment(packages, tmp, on_export: bool = False) -> tuple[dict, list[str]]:
     """``({"wheels": folder}, pip requirements)`` for logging a model that needs ``packages``
-    (interestkit is always bundled, once; blank names are skipped)."""
+    (interestkit is always bundled, once; blank names are skipped). ``on_export``: the model
+    scores on its ONNX export, so its requirements name ONNX Runtime and leave TensorFlow and
+    the rest of what only training needs out (``runtime.export.TRAINING_ONLY``)."""
     folder = Path(tmp) / environment_module.WHEELS
-    pip = environment_module.model_environment(packages, folder, warn=_warn)
+    pip = environment_module.model_environment(packages, folder, warn=_warn,
+                                                leave_out=TRAINING_ONLY if on_export else ())
+    if on_export:
+        named = {environment_module.requirement_name(r) for r in pip}
+        pip = [*pip, *(r for r in runtime_requirements() if environment_module.requirement_name(r) not in named)]
     return {environment_module.WHEELS: str(folder)}, pip
 
 
@@ -81,9 +89,7 @@ def log_interest_model(model, step: int = 0, calibration=None) -> str:
     with tempfile.TemporaryDirectory(prefix="interestkit-") as tmp:
         folder = model.save(Path(tmp) / "model")
         exported = export_when_logged(model, folder, calibration, warn=_warn)
-        wheels, pip = environment(model_packages(getattr(model, "meta", {}) or {}), tmp)
-        if exported:
-            pip = [*pip, *runtime_requirements()]
+        wheels, pip = environment(model_packages(getattr(model, "meta", {}) or {}), tmp, on_export=bool(exported))
         with _without_input_example_warning():
             info = mlflow.pyfunc.log_model(name="model", python_model=pyfunc.InterestPyfunc(),
                                            artifacts={"model": str(folder), **wheels},
@@ -143,6 +149,13 @@ def load_interest_model(uri: str) -> tuple[object, dict]:
     path = Path(uri)
     if not uri.startswith(("models:/", "runs:/")) and (path / "meta.json").is_file():
         return load_model(path), {"uri": str(path)}
+    found = find_version(uri)  # a local store's version: its folder, as the pyfunc flavour loads it, without MLflow
+    if found is not None:
+        folder, described = found
+        try:
+            return load_model(folder), {"uri": uri, **described}
+        except InterestkitError as error:  # as _load_pyfunc says it
+            raise type(error)(f"model {uri!r} cannot be loaded: {error}") from None
     model = _load_pyfunc(uri, "model", "train one with 'interestkit train'").unwrap_python_model()
     if not isinstance(model, _pyfunc_flavours().InterestPyfunc):
         raise ModelError(f"model {uri!r} is not an interestkit text or image model")
@@ -156,6 +169,9 @@ def model_labels(uri: str) -> list | None:
     try:
         if not uri.startswith(("models:/", "runs:/")):
             return list(json.loads((path / "meta.json").read_text(encoding="utf-8"))["labels"])
+        found = find_version(uri)
+        if found is not None:
+            return list(read_meta(found[0])["labels"])
         import mlflow
 
         configure()
@@ -199,7 +215,8 @@ def log_hybrid(pipeline, experiment: str = "interestkit", name: str = HYBRID_NAM
         with tempfile.TemporaryDirectory(prefix="interestkit-") as tmp:
             folder = save_bundle(pipeline, Path(tmp) / "hybrid")
             packages = [p for m in pipeline.models.values() for p in model_packages(getattr(m, "meta", {}) or {})]
-            wheels, pip = environment([*packages, spec["fusion"].get("package") or ""], tmp)
+            on_export = bool(pipeline.models) and all(scores_on_export(m) for m in pipeline.models.values())
+            wheels, pip = environment([*packages, spec["fusion"].get("package") or ""], tmp, on_export)
             with _without_input_example_warning():
                 info = mlflow.pyfunc.log_model(name="model", python_model=pyfunc.HybridPyfunc(),
                                                artifacts={"hybrid": str(folder), **wheels},
@@ -279,7 +296,8 @@ def pyfunc_uri(uri: str, workdir) -> str:
         raise ModelError(f"{uri}: meta.json names no modality and labels; not an interestkit model folder")
     pyfunc = _pyfunc_flavours()
     target = Path(workdir) / f"{described.modality}-pyfunc"
-    wheels, pip = environment(model_packages(meta), Path(workdir) / f"{described.modality}-env")
+    wheels, pip = environment(model_packages(meta), Path(workdir) / f"{described.modality}-env",
+                              on_export=meta.get("format", "keras") != "ensemble" and use_export(path))
     with _without_input_example_warning():
         mlflow.pyfunc.save_model(str(target), python_model=pyfunc.InterestPyfunc(),
                                  artifacts={"model": str(path), **wheels},
