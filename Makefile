@@ -19,8 +19,10 @@ $(VENV)/.installed: pyproject.toml plugins/contrib/interestkit-minilm/pyproject.
 demo: setup
 	$(BIN)/interestkit demo
 
+# the whole suite on both cores: tests marked xdist_group (one JVM, one cluster, one install) stay
+# together on one worker, the others are shared out as the workers free up
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 	$(BIN)/python -m pytest plugins/contrib/interestkit-minilm/tests
 
 # the tiers on their own (README, Tests): the fast tier on both cores, then the integration tier

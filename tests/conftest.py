@@ -13,6 +13,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # the TensorFlow-free stand-in model is a test format, loadable here and in every process a test starts
 os.environ["INTERESTKIT_MODEL_FORMATS"] = "fake=interestkit.testing.fakes:FakeInterestModel"
+# a Keras model logged by a test gets no ONNX export (tf2onnx and int8 quantisation cost seconds per
+# model): the tests of the export and of scoring through it turn it on (INTERESTKIT_EXPORT=1)
+os.environ.setdefault("INTERESTKIT_EXPORT", "0")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 #: the worked-example distributions: installed by the tests that use them, never collected

@@ -53,12 +53,20 @@ class Server:
         self.process = None
 
     def start(self, wait: float = 120) -> "Server":
+        return self.launch().ready(wait)
+
+    def launch(self) -> "Server":
+        """The process started, not waited for (``ready``): replicas start side by side."""
         env = dict(os.environ, INTERESTKIT_SERVE_TOKEN=self.token or "")
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [INTERESTKIT, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--state", self.state,
                  "--reload-seconds", "0", "--graceful-seconds", "5", "--no-access-log", *self.args],
                 env=env, stdout=log, stderr=subprocess.STDOUT)
+        return self
+
+    def ready(self, wait: float = 120) -> "Server":
+        """Waits until the launched process answers /health with 200."""
         deadline = time.time() + wait
         while time.time() < deadline:
             if self.process.poll() is not None:

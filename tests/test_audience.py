@@ -117,6 +117,7 @@ def _spark_or_skip():
 
 
 @pytest.mark.integration  # a JVM
+@pytest.mark.xdist_group("spark")  # the JVM test_spark.py uses, with -n 2 --dist loadgroup
 def test_spark_gives_the_same_audience_and_segments(batch_out, tmp_path):
     _spark_or_skip()
     from interestkit.app.audience import audience
@@ -174,6 +175,7 @@ def test_opted_out_users_are_never_ranked_nor_emitted_locally(batch_out):
 
 
 @pytest.mark.integration  # a JVM
+@pytest.mark.xdist_group("spark")  # the JVM test_spark.py uses, with -n 2 --dist loadgroup
 def test_opted_out_users_are_never_ranked_on_spark_which_gives_the_segments_rank_gives(batch_out, tmp_path):
     _spark_or_skip()
     register_fakes()

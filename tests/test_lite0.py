@@ -97,6 +97,7 @@ def photos():
 
 
 @pytest.mark.integration  # a real Keras EfficientNet-Lite
+@pytest.mark.xdist_group("lite0")  # the module's pretrained network, built once per worker
 def test_pretrained_lite0_recognises_the_cat_and_the_coffee(classifier, photos):
     probs = softmax(classifier.predict(photos, verbose=0))
     cat, coffee = probs
@@ -114,6 +115,7 @@ def test_pretrained_lite0_recognises_the_cat_and_the_coffee(classifier, photos):
 
 
 @pytest.mark.integration  # a real Keras EfficientNet-Lite
+@pytest.mark.xdist_group("lite0")  # the module's pretrained network, built once per worker
 def test_every_layer_is_named_by_its_part(classifier):
     names = [layer.name for layer in classifier.layers]
     assert names[0] == "image" and names[1] == "stem_normalize"
@@ -124,6 +126,7 @@ def test_every_layer_is_named_by_its_part(classifier):
 
 
 @pytest.mark.integration  # a real Keras EfficientNet-Lite
+@pytest.mark.xdist_group("lite0")  # the module's pretrained network, built once per worker
 def test_block_layers_are_the_last_blocks_and_the_top(classifier):
     names = [layer.name for layer in lite0_block_layers(classifier, 2)]
     assert names[0].startswith("block14_") and "block15_project_bn" in names
@@ -292,6 +295,7 @@ def _wrong_shape(state):
 
 
 @pytest.mark.integration  # a real Keras EfficientNet-Lite
+@pytest.mark.xdist_group("lite0")  # the module's pretrained network, built once per worker
 @pytest.mark.parametrize("corrupt", [_extra_tensor, _missing_tensor, _wrong_shape])
 def test_state_dict_that_does_not_fit_lite0_is_refused(monkeypatch, corrupt):
     real_loader = torch_weights.load_legacy_state_dict
@@ -312,6 +316,7 @@ def test_state_dict_that_does_not_fit_lite0_is_refused(monkeypatch, corrupt):
 
 
 @pytest.mark.integration  # a real Keras EfficientNet-Lite
+@pytest.mark.xdist_group("lite0")  # the module's pretrained network, built once per worker
 def test_untrained_lite0_gives_1280_features_at_any_size():
     model = build_lite0(image_size=64, weights=None)
     features = model.predict(np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype("float32"), verbose=0)

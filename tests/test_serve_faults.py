@@ -78,14 +78,32 @@ def acknowledged(done):
     return by_user
 
 
+def replicas(tmp_path, postgres):
+    """Replicas a and b on ``postgres``, started side by side once its tables exist (as when a first
+    replica has run): the test is about their updates, not about two processes creating tables."""
+    from interestkit.serve.audiences import AudienceIndex
+    from interestkit.serve.store import Store
+
+    store = Store(postgres.url, pool_size=1)
+    AudienceIndex(store)
+    store.close()
+    a, b = Server(postgres.url, tmp_path / "a.log"), Server(postgres.url, tmp_path / "b.log")
+    a.launch(), b.launch()
+    try:
+        return a.ready(), b.ready()
+    except BaseException:
+        a.stop()
+        b.stop()
+        raise
+
+
 def test_two_replicas_take_interleaved_updates_and_agree(tmp_path, postgres):
     build_fake_hybrid(tmp_path, last=WINDOW)
-    a = Server(postgres.url, tmp_path / "a.log").start()
-    b = Server(postgres.url, tmp_path / "b.log").start()
+    a, b = replicas(tmp_path, postgres)
     try:
         users = [f"user{i}" for i in range(4)]
-        done = run_load([a, b], clients=8, per_client=40, users=users)
-        assert len(done) == 320 and [s for *_, s in done if s != 200] == []
+        done = run_load([a, b], clients=8, per_client=15, users=users)
+        assert len(done) == 120 and [s for *_, s in done if s != 200] == []
         sent = acknowledged(done)
         for user in users:
             left, right = window_of(a, user), window_of(b, user)
@@ -99,15 +117,15 @@ def test_two_replicas_take_interleaved_updates_and_agree(tmp_path, postgres):
 
 def test_kill_9_of_one_replica_under_load_loses_no_acknowledged_post(tmp_path, postgres):
     build_fake_hybrid(tmp_path, last=WINDOW)
-    a = Server(postgres.url, tmp_path / "a.log").start()
-    b = Server(postgres.url, tmp_path / "b.log").start()
+    a, b = replicas(tmp_path, postgres)
     try:
         users = [f"user{i}" for i in range(4)]
         done = []
         killer = kill_after(b, done)
-        run_load([a, b], clients=6, per_client=40, users=users, size=3, done=done)
+        run_load([a, b], clients=6, per_client=15, users=users, size=3, done=done)
         killer.join()
         assert b.process.returncode == -9
+        assert killer.answered_before_kill < len(done)  # the kill landed mid-load
         statuses = {s for *_, s in done}
         assert None in statuses and statuses <= {200, None}, statuses  # refused connections, never an error answer
         sent = acknowledged(done)
@@ -130,9 +148,10 @@ def test_kill_9_of_the_only_replica_mid_write_keeps_every_acknowledged_update_wh
         users = [f"user{i}" for i in range(3)]
         done = []
         killer = kill_after(server, done)
-        run_load([server], clients=6, per_client=60, users=users, size=4, done=done)
+        run_load([server], clients=6, per_client=20, users=users, size=4, done=done)
         killer.join()
         assert server.process.returncode == -9 and None in {s for *_, s in done}
+        assert killer.answered_before_kill < len(done)  # the kill landed mid-load
         server.start()  # on the same state
         windows = {user: set((window_of(server, user) or {"window": []})["window"]) for user in users}
         for user, ids, status in done:
@@ -164,19 +183,17 @@ def test_postgres_restarted_under_load_gives_503_then_recovers_by_itself(tmp_pat
 
         worker = threading.Thread(target=load)
         worker.start()
-        time.sleep(2)
+        assert wait_for(lambda: sum(s == 200 for _, _, s, _ in seen) >= 10), "no update answered before the stop"
         postgres.stop()
         down = time.monotonic()
-        time.sleep(3)
+        # the load keeps going: wait for the 503s it gets (instead of a fixed time)
+        wait_for(lambda: sum(s == 503 and t > down for t, _, s, _ in seen) >= 3)
         status, body = server.call("GET", "/users/user0/interests")
         assert status == 503 and body["error"]["code"] == 503 and "state store is unavailable" in body["error"]["message"]
         assert server.call("GET", "/health")[0] == 200  # the health check does not need the database
         postgres.start()
         up = time.monotonic()
-        deadline = up + 60
-        while time.monotonic() < deadline and not any(t > up and s == 200 for t, _, s, _ in seen[-5:]):
-            time.sleep(0.5)
-        time.sleep(2)
+        wait_for(lambda: sum(t > up and s == 200 for t, _, s, _ in seen[-10:]) >= 5)  # recovered, and stays up
         stop.set()
         worker.join(timeout=60)
         statuses = [s for _, _, s, _ in seen]
@@ -193,6 +210,16 @@ def test_postgres_restarted_under_load_gives_503_then_recovers_by_itself(tmp_pat
         server.stop()
 
 
+def wait_for(condition, timeout=60):
+    """Polls ``condition`` until it holds (True) or ``timeout`` seconds have passed (False)."""
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def kill_after(server, done, answered=20, deadline=120):
     """A started thread that ``kill -9``s ``server`` once ``answered`` updates have answered
     (mid-load however fast or slow the machine is), or at ``deadline`` seconds."""
@@ -200,8 +227,10 @@ def kill_after(server, done, answered=20, deadline=120):
         end = time.monotonic() + deadline
         while len(done) < answered and time.monotonic() < end:
             time.sleep(0.02)
+        killer.answered_before_kill = len(done)
         server.kill()
 
     killer = threading.Thread(target=wait_then_kill)
+    killer.answered_before_kill = None
     killer.start()
     return killer

@@ -16,7 +16,9 @@ import pytest
 from batch_support import assert_same, from_parquet, invoke, posts_frame, ranked
 from support import ADS, register_fakes, small_workspace
 
-pytestmark = pytest.mark.integration  # a JVM per module: the integration tier
+# a JVM per module: the integration tier; with -n 2 --dist loadgroup (make test) the tests on a
+# local session (these and test_audience.py's) run in one worker, so on one JVM
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("spark")]
 
 
 def _spark_or_skip():

@@ -23,7 +23,7 @@ from batch_support import assert_same, from_parquet, ranked
 from support import register_fakes, small_workspace
 from test_spark import _spark_or_skip
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("spark-cluster")]  # one worker starts the cluster once
 
 ROOT = Path(__file__).resolve().parents[1]
 # libraries the fake models never import on executors: left out of the shipped archive to keep it small

@@ -25,7 +25,8 @@ from plugin_fixtures import FIXTURES, WORKED_EXAMPLES, add_distribution, install
 from support import small_workspace
 from test_plugin_loading import forgotten_by_keras
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytestmark = [pytest.mark.slow, pytest.mark.integration,
+              pytest.mark.xdist_group("worked-examples")]  # installed once: one worker runs them all
 PACKAGES = ("interestkit_cnntext", "interestkit_gatedhead", "interestkit_maxfusion")
 
 
