@@ -56,6 +56,7 @@ def test_a_vocabulary_without_the_special_tokens_is_refused():
         WordPiece(VOCABULARY, 2)
 
 
+@pytest.mark.integration  # TensorFlow Text: the fast tier stays TensorFlow-free (the plugin's suite runs it every time)
 def test_the_same_ids_as_keras_hub_on_tricky_captions():
     keras_hub = pytest.importorskip("keras_hub")
     import tensorflow as tf
