@@ -18,7 +18,7 @@ for an ``InterestModel``:
 
 Before anything is written, the float32 graphs are run on probe inputs and compared
 with Keras; a difference over ``TOLERANCE`` fails the export. A model that cannot be
-exported (another format, a tokeniser other than Keras' default, a layer the exporter
+exported (another format, a tokeniser the export does not know, a layer the exporter
 does not convert) raises ``ExportError`` with the reason, and keeps working on
 TensorFlow. This module needs TensorFlow, Keras, tf2onnx and ONNX Runtime; scoring never
 imports it.
