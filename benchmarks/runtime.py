@@ -14,6 +14,9 @@ validation fraction, so that its validation split is known. Rows:
   graph is quantised again here, calibrated on 200 photos of the training split only.
 - dev users' photos: top-1 against ``post_truth.tsv``'s ``photo_interest`` (labels the model knows).
 - captions: encoder + head, ms/caption at batch 64 and batch 1; top-1 on 2,000 captions.
+- MiniLM (``--minilm``: the recommended caption recipe, trained on ``--minilm-split``'s
+  ``train.tsv``): captions/s and ms/caption at batch 64 and 1 and top-1 on its
+  ``holdout.tsv``, TensorFlow against ONNX Runtime.
 - cold commands: wall time (best and median of ``--repeats``) and CPU time of
   ``interestkit predict "..."`` and ``predict --image`` in fresh processes, and
   ``interestkit batch --engine local`` posts/s over the dev users' 800 posts;
@@ -185,6 +188,50 @@ def captions(args, rows):
         print(rows[-1], flush=True)
 
 
+def minilm_split(out: Path, train_rows=6000, holdout_rows=2000, seed=0):
+    """Disjoint random samples of train.tsv: ``out/train.tsv`` to train the recommended recipe on
+    and ``out/holdout.tsv`` to measure it on (the same files for the same seed)."""
+    table = list(csv.DictReader(open(DATA / "text" / "train.tsv", encoding="utf-8"), delimiter="\t"))
+    order = np.random.default_rng(seed).permutation(len(table))
+    out.mkdir(parents=True, exist_ok=True)
+    for name, rows in (("train.tsv", order[:train_rows]), ("holdout.tsv", order[train_rows:train_rows + holdout_rows])):
+        with open(out / name, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+            writer.writerow(["label", "text"])
+            writer.writerows([table[i]["label"], table[i]["text"]] for i in rows)
+        print(f"{out / name}: {len(rows)} captions", flush=True)
+
+
+def minilm(args, rows, repeats=3):
+    """The recommended caption model (minilm + mlp) on TensorFlow and on its export: captions/s and
+    ms/caption at batch 1 and 64 (encoder + head, the best of ``repeats`` rounds taking the runtimes
+    in turn), and top-1 on the held-out captions."""
+    from interestkit.modeling.model import InterestModel
+    from interestkit.runtime.onnx_model import ExportedModel
+    from interestkit.tracking.exports import model_root
+
+    folder = Path(args.minilm)
+    if args.minilm.startswith(("models:/", "runs:/")):
+        folder = model_root(args.minilm) / "artifacts" / "model"
+    meta = json.loads((folder / "meta.json").read_text())
+    table = list(csv.DictReader(open(args.minilm_eval, encoding="utf-8"), delimiter="\t"))
+    known = [r for r in table if r["label"] in meta["labels"]]
+    texts, truth = [r["text"] for r in known], np.array([meta["labels"].index(r["label"]) for r in known])
+    models = {"tensorflow float32": InterestModel.load(folder), "onnx float32": ExportedModel.load(folder)}
+    timed = texts[:512]
+    best = {name: {"b64": np.inf, "b1": np.inf} for name in models}
+    for _ in range(repeats):
+        for name, model in models.items():
+            best[name]["b64"] = min(best[name]["b64"], per_item(model.predict_sentences, timed, 64)[0])
+            best[name]["b1"] = min(best[name]["b1"], single(model.predict_sentences, timed, 40))
+    for name, model in models.items():
+        probs = model.predict_sentences(texts)
+        top1 = float((probs.argmax(1) == truth).mean())
+        rows.append({"what": f"captions (minilm + mlp), {name}", **best[name], "top1": top1, "users": None,
+                     "n": len(truth), "rate64": 1000 / best[name]["b64"], "rate1": 1000 / best[name]["b1"]})
+        print(rows[-1], flush=True)
+
+
 def commands(env, rows, users, timing=True):
     photo = next(p for p in sorted((DATA / "users" / "media").glob("*.jpg")))
     posts = DATA / "users" / "posts.jsonl"
@@ -235,8 +282,25 @@ def main():
     parser.add_argument("--cold-only", default=None, metavar="RUNTIMES",
                         help="only the cold predict timings, for these runtimes (e.g. auto or auto,tf)")
     parser.add_argument("--repeats", type=int, default=2, help="fresh processes per cold command (best kept)")
+    parser.add_argument("--minilm-split", type=Path, help="write the recommended recipe's train.tsv and holdout.tsv "
+                                                          "there, then stop")
+    parser.add_argument("--minilm", help="the recommended caption model (a model folder or models:/ URI) with an "
+                                         "export: its rows only")
+    parser.add_argument("--minilm-eval", type=Path, help="held-out captions for --minilm's top-1 (--minilm-split)")
     args = parser.parse_args()
     DATA = args.data
+    if args.minilm_split:
+        return minilm_split(args.minilm_split)
+    if args.minilm:
+        os.environ["INTERESTKIT_REGISTRY"] = args.store
+        print(f"load average at start: {os.getloadavg()}", flush=True)
+        rows = []
+        minilm(args, rows)
+        print(f"load average at end: {os.getloadavg()}\n")
+        return print_table([("what", "what", "{}"), ("captions/s batch 64", "rate64", "{:.1f}"),
+                            ("ms/caption batch 64", "b64", "{:.2f}"), ("captions/s batch 1", "rate1", "{:.1f}"),
+                            ("ms/caption batch 1", "b1", "{:.2f}"), ("top-1 held out", "top1", "{:.4f}"),
+                            ("held-out captions", "n", "{}")], rows)
     os.environ["INTERESTKIT_REGISTRY"] = args.store
     env = {**os.environ, "INTERESTKIT_CACHE_DIR": tempfile.mkdtemp(prefix="runtime-cache-")}
     print(f"load average at start: {os.getloadavg()}", flush=True)

@@ -5,6 +5,7 @@
 | ``INTERESTKIT_REGISTRY`` | folder of the default MLflow store (default ``./registry``) |
 | ``MLFLOW_TRACKING_URI`` | another MLflow store altogether (a server, Postgres, ...) |
 | ``INTERESTKIT_CACHE_DIR`` | the feature cache (default ``~/.cache/interestkit/features``) |
+| ``INTERESTKIT_EXPORT_CACHE`` | ONNX exports of frozen encoders, shared by embedders and zero-shot models (default ``~/.cache/interestkit/exports``) |
 | ``INTERESTKIT_WHEEL_CACHE`` | wheels bundled with logged models (default ``~/.cache/interestkit/wheels``) |
 | ``INTERESTKIT_PLUGINS`` | allow-list of third-party plugins; set but empty: built-ins only |
 | ``INTERESTKIT_STRICT_PLUGINS=1`` | a broken plugin is an error, not a warning |
@@ -20,6 +21,7 @@ from pathlib import Path
 REGISTRY_ENV = "INTERESTKIT_REGISTRY"
 CACHE_ENV = "INTERESTKIT_CACHE_DIR"
 WHEEL_CACHE_ENV = "INTERESTKIT_WHEEL_CACHE"
+EXPORT_CACHE_ENV = "INTERESTKIT_EXPORT_CACHE"
 PLUGINS_ENV = "INTERESTKIT_PLUGINS"
 STRICT_PLUGINS_ENV = "INTERESTKIT_STRICT_PLUGINS"
 MEDIA_ROOT_ENV = "INTERESTKIT_MEDIA_ROOT"
@@ -36,6 +38,7 @@ SERVE_MEDIA_HINT = "paths are relative to the --media-root 'interestkit serve' w
 DEFAULT_REGISTRY = "registry"
 DEFAULT_CACHE = "~/.cache/interestkit/features"
 DEFAULT_WHEEL_CACHE = "~/.cache/interestkit/wheels"
+DEFAULT_EXPORT_CACHE = "~/.cache/interestkit/exports"
 
 
 def env_flag(name: str) -> bool:
@@ -56,6 +59,11 @@ def cache_root() -> Path:
 def wheel_cache() -> Path:
     """``$INTERESTKIT_WHEEL_CACHE`` if set, else ``~/.cache/interestkit/wheels``."""
     return Path(os.path.expanduser(os.environ.get(WHEEL_CACHE_ENV) or DEFAULT_WHEEL_CACHE))
+
+
+def export_cache() -> Path:
+    """``$INTERESTKIT_EXPORT_CACHE`` if set, else ``~/.cache/interestkit/exports``."""
+    return Path(os.path.expanduser(os.environ.get(EXPORT_CACHE_ENV) or DEFAULT_EXPORT_CACHE))
 
 
 def media_root_from_env() -> Path | None:

@@ -24,6 +24,7 @@ class GloveEmbedder(TextEmbedder):
 
     description = "mean GloVe 6B 50-d vector of a phrase's words"
     priority = 0
+    export_runtime = "numpy"  # a table look-up: no graph, no TensorFlow
 
     def embed(self, texts):
         vectors, index = load_glove()

@@ -48,6 +48,7 @@ def isolated_store(tmp_path_factory, monkeypatch, empty_store_template):
     shutil.copy(empty_store_template, root / "registry" / "mlflow.db")
     monkeypatch.setenv("INTERESTKIT_REGISTRY", str(root / "registry"))
     monkeypatch.setenv("INTERESTKIT_CACHE_DIR", str(root / "cache"))
+    monkeypatch.setenv("INTERESTKIT_EXPORT_CACHE", str(root / "exports"))
     monkeypatch.delenv("INTERESTKIT_STRICT_PLUGINS", raising=False)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     hooks.reset()

@@ -35,8 +35,9 @@ def plugins_command(as_json, check):
         if check:
             click.echo("")
             with hooks.lenient():
-                encoders = [info for info in hooks.inventory() if info.kind == "encoder" and info.status == "ok"]
-            print_table(("encoder", "scores on"), [[info.name, encoder_runtime(info.cls)] for info in encoders])
+                usable = [info for info in hooks.inventory() if info.kind in ("encoder", "embedder") and info.status == "ok"]
+            print_table(("kind", "name", "scores on"), [[info.kind, info.name, encoder_runtime(info.cls)]
+                                                        for info in usable])
     hooks.enforce_strict()
     if any(c["problems"] for c in costs):
         for cost in costs:

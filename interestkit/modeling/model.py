@@ -104,7 +104,8 @@ def load_model(directory):
     known = formats()
     if kind not in known:
         raise ModelError(f"{directory}: unknown model format {kind!r} (known: {', '.join(known)})")
-    target = EXPORTED if kind != "ensemble" and use_export(directory) else known[kind]
+    # prototypes load their export themselves (their head is numpy), ensembles through their members
+    target = EXPORTED if kind not in ("ensemble", "prototypes") and use_export(directory) else known[kind]
     module, _, name = target.partition(":")
     return getattr(importlib.import_module(module), name).load(directory)
 

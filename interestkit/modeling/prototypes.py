@@ -21,12 +21,17 @@ The folder is small: ``meta.json`` (format ``prototypes``, labels, head, scale,
 temperature, and the encoder's reference: registered name, options, identity,
 distribution) and ``weights.npy``; plus ``taxonomy.yaml`` when built from a taxonomy.
 The encoder is rebuilt from its plugin when the model loads (found through the hooks;
-the core imports no plugin), and its identity must match the one recorded.
+the core imports no plugin), and its identity must match the one recorded. A caption
+model's folder may also carry ``export/`` (``runtime.manifest``: the encoder's ONNX graph
+and tokeniser, written when it is logged): it then embeds sentences on ONNX Runtime
+(``runtime.text_encoder``), without TensorFlow or the plugin's Keras code, unless
+``INTERESTKIT_RUNTIME=tf``.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +41,9 @@ from ..atomic import atomic_folder
 from ..data import text as text_utils
 from ..errors import InterestkitError, ModelError
 from ..hooks import requirements
+from ..runtime.choice import use_export
+from ..runtime.manifest import read_manifest
+from ..runtime.text_encoder import TextEncoder
 from .calibration import apply_temperature
 from .features import image_features
 from .interface import MetaProperties
@@ -133,6 +141,8 @@ class PrototypeModel(MetaProperties):
                          encoder_identity=self.reference.get("identity"), head=head, scale=self.scale)
         self.taxonomy_yaml = taxonomy_yaml
         self._encoder, self._encoder_model = encoder, encoder_model
+        #: the export's encoder (``runtime.text_encoder.TextEncoder``), when scoring through it
+        self.text_encoder = None
         self._classifier = None
         if encoder is not None and modality == "image":
             self.meta["image_size"] = int(encoder.image_size())
@@ -183,7 +193,13 @@ class PrototypeModel(MetaProperties):
     def predict_features(self, features, calibrated: bool = True) -> np.ndarray:
         return self.probabilities(features, calibrated)
 
+    @property
+    def runtime(self) -> str:
+        return "onnxruntime-float32" if self.text_encoder is not None else "tensorflow"
+
     def predict_sentences(self, sentences, calibrated: bool = True) -> np.ndarray:
+        if self.text_encoder is not None:
+            return self.probabilities(self.text_encoder.encode(list(sentences)), calibrated)
         return self.probabilities(embed_texts(self.encoder_model, list(sentences)), calibrated)
 
     def predict_texts(self, texts, calibrated: bool = True) -> np.ndarray:
@@ -212,6 +228,8 @@ class PrototypeModel(MetaProperties):
             write_meta(staging, meta)
             if self.taxonomy_yaml:
                 (staging / "taxonomy.yaml").write_text(self.taxonomy_yaml, encoding="utf-8")
+            if self.text_encoder is not None:  # the export it was loaded from goes with it
+                shutil.copytree(self.text_encoder.folder / "export", staging / "export")
         return directory
 
     @classmethod
@@ -231,5 +249,11 @@ class PrototypeModel(MetaProperties):
                         taxonomy_yaml=taxonomy.read_text(encoding="utf-8") if taxonomy.is_file() else None)
         except (KeyError, ValueError) as error:
             raise ModelError(f"{directory}: not a valid prototypes model ({error})") from None
+        if use_export(directory):
+            manifest = read_manifest(directory)
+            if manifest.get("modality") != model.modality or manifest["input"] != "token_ids":
+                raise ModelError(f"{directory}: the export is not of a caption encoder")
+            model.text_encoder = TextEncoder(directory, manifest)
+            return model
         model.encoder_model  # build now: a missing plugin fails at load, not at the first request
         return model

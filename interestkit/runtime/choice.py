@@ -58,7 +58,8 @@ def forced(value: str):
 
 
 def encoder_runtime(encoder_class) -> str:
-    """What scores a model built on ``encoder_class``: what it declares in ``export_runtime`` (its
-    graphs export to ONNX: ``onnxruntime``, ``onnxruntime int8``), else ``tensorflow``."""
+    """What scores a model built on ``encoder_class`` (an encoder or embedder plugin): what it
+    declares in ``export_runtime`` (its graphs export to ONNX: ``onnxruntime``, ``onnxruntime
+    int8``), else ``tensorflow``."""
     declared = getattr(encoder_class, "export_runtime", None) if isinstance(encoder_class, type) else None
     return declared if isinstance(declared, str) and declared else "tensorflow"

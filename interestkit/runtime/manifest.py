@@ -8,8 +8,14 @@ them (for captions, the tokeniser's vocabulary). ``manifest.json`` says which:
      "encoder": "encoder.int8.onnx", "encoder_float32": "encoder.onnx", "head": "head.onnx",
      "feature_dim": 1280, "input": "pixels", "calibration": {...}}
 
-Captions add ``"input": "token_ids"`` and ``"tokenizer": {"vocabulary": "vocabulary.json",
-"sequence_length": 40}``. Reading a manifest needs neither TensorFlow nor ONNX Runtime.
+Captions add ``"input": "token_ids"`` and a ``"tokenizer"``: Keras' ``TextVectorization``
+(``runtime.tokenizer``) as ``{"vocabulary": "vocabulary.json", "sequence_length": 40}``, or
+BERT's WordPiece (``runtime.wordpiece``) as ``{"kind": "wordpiece", "vocabulary":
+"vocabulary.json", "max_length": 64, "lowercase": true, "strip_accents": true}``.
+
+A zero-shot model's export (format ``prototypes``: its head is the interests' vectors,
+in numpy) has an encoder and no ``head``. Reading a manifest needs neither TensorFlow nor
+ONNX Runtime.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ MANIFEST = "manifest.json"
 VERSION = 1
 RUNTIME = "onnxruntime"
 INPUTS = ("pixels", "token_ids")
+TOKENIZERS = ("text_vectorization", "wordpiece")
 PRECISIONS = ("float32", "int8")
 
 
@@ -54,6 +61,8 @@ def read_manifest(folder) -> dict:
                              f"{', '.join(map(str, allowed))}")
     for field in ("encoder", "head"):
         name = manifest.get(field)
+        if field == "head" and name is None:
+            continue  # an encoder alone (a zero-shot model's)
         if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith("."):
             raise ModelError(f"{path}: field {field!r} must name a file in {EXPORT_DIR}/, got {name!r}")
         if not (export_dir(folder) / name).is_file():
@@ -61,12 +70,19 @@ def read_manifest(folder) -> dict:
     if not isinstance(manifest.get("feature_dim"), int) or manifest["feature_dim"] < 1:
         raise ModelError(f"{path}: field 'feature_dim' must be a positive integer, got {manifest.get('feature_dim')!r}")
     if manifest["input"] == "token_ids":
-        tokenizer = manifest.get("tokenizer")
-        if not isinstance(tokenizer, dict) or not isinstance(tokenizer.get("sequence_length"), int) \
-                or not isinstance(tokenizer.get("vocabulary"), str):
-            raise ModelError(f"{path}: field 'tokenizer' must give 'vocabulary' (a file) and 'sequence_length' "
-                             f"(an integer), got {tokenizer!r}")
+        _check_tokenizer(path, manifest.get("tokenizer"))
     return manifest
+
+
+def _check_tokenizer(path, tokenizer) -> None:
+    kind = tokenizer.get("kind", "text_vectorization") if isinstance(tokenizer, dict) else None
+    if kind not in TOKENIZERS:
+        raise ModelError(f"{path}: field 'tokenizer' must be an object whose 'kind' is one of {', '.join(TOKENIZERS)}, "
+                         f"got {tokenizer!r}")
+    length = "sequence_length" if kind == "text_vectorization" else "max_length"
+    if not isinstance(tokenizer.get(length), int) or not isinstance(tokenizer.get("vocabulary"), str):
+        raise ModelError(f"{path}: field 'tokenizer' must give 'vocabulary' (a file) and {length!r} "
+                         f"(an integer), got {tokenizer!r}")
 
 
 def read_vocabulary(folder, manifest: dict) -> list[str]:

@@ -3,8 +3,8 @@
 What runs outside the graphs is the same code as on TensorFlow: photos are decoded,
 cropped and resized by ``data.images`` (numpy and Pillow) and go through the feature
 cache (``modeling.features``); captions are split into sentences and aggregated by
-``data.text``, and tokenised by ``runtime.tokenizer`` (the ids Keras' ``TextVectorization``
-gives). Only the numeric graphs run on ONNX Runtime: the encoder (int8 for photos,
+``data.text``, and tokenised outside the graph (``runtime.text_encoder``: the ids Keras'
+``TextVectorization`` or keras-hub's WordPiece gives). Only the numeric graphs run on ONNX Runtime: the encoder (int8 for photos,
 calibrated when exported) and the head (float32).
 
 Feature-cache entries are keyed by the encoder's identity plus ``runtime``
@@ -14,7 +14,6 @@ precisions never mix.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -28,49 +27,9 @@ from ..modeling.calibration import apply_temperature
 from ..modeling.features import image_features
 from ..modeling.interface import MetaProperties
 from ..modeling.model import read_meta, write_meta
-from .manifest import RUNTIME, export_dir, read_manifest, read_vocabulary
-from .tokenizer import Tokenizer
-
-BATCH = 256
-THREADS_ENV = "INTERESTKIT_ONNX_THREADS"
-
-
-def session(path: Path):
-    """An ONNX Runtime CPU session; ``INTERESTKIT_ONNX_THREADS`` sets its intra-op threads (default: all cores)."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    threads = os.environ.get(THREADS_ENV, "").strip()
-    if threads:
-        if not threads.isdigit():
-            raise ModelError(f"{THREADS_ENV}={threads!r}: expected a whole number of threads")
-        options.intra_op_num_threads = int(threads)
-    options.inter_op_num_threads = 1
-    # threads that spin while waiting for work take cores from everything else on a shared
-    # machine (a Spark executor's other tasks, the server's event loop)
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    try:
-        return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-    except Exception as error:  # onnxruntime raises its own exception types
-        raise ModelError(f"{path}: ONNX Runtime cannot load the graph ({str(error).splitlines()[0]})") from None
-
-
-class Graph:
-    """One ONNX graph with a single input and a single output, run in batches."""
-
-    def __init__(self, path: Path):
-        self.session = session(path)
-        self.input = self.session.get_inputs()[0].name
-        self.output = self.session.get_outputs()[0].name
-        shape = self.session.get_inputs()[0].shape
-        #: token ids of any length (captions): a batch is cut to its longest sentence
-        self.any_length = len(shape) == 2 and not isinstance(shape[1], int)
-
-    def __call__(self, inputs: np.ndarray, batch: int = BATCH) -> np.ndarray:
-        parts = [self.session.run([self.output], {self.input: inputs[start:start + batch]})[0]
-                 for start in range(0, len(inputs), batch)]
-        return np.concatenate(parts).astype(np.float32, copy=False)
+from .graph import BATCH, THREADS_ENV, Graph, session  # noqa: F401 -- scoring's names for them
+from .manifest import RUNTIME, export_dir, read_manifest
+from .text_encoder import TextEncoder
 
 
 class ExportedModel(MetaProperties):
@@ -90,12 +49,20 @@ class ExportedModel(MetaProperties):
             manifest.get("encoder_float32")
         if not encoder_file or not (export_dir(directory) / encoder_file).is_file():
             raise ModelError(f"{directory}: the export has no {self.precision} encoder")
-        self.encoder = Graph(export_dir(directory) / encoder_file)
+        if not manifest.get("head"):
+            raise ModelError(f"{export_dir(directory)}: the export has no head (an encoder alone)")
         self.head = Graph(export_dir(directory) / manifest["head"])
         self.feature_dim = int(manifest["feature_dim"])
-        self.tokenizer = None
+        self.text_encoder = None
         if manifest["input"] == "token_ids":
-            self.tokenizer = Tokenizer(read_vocabulary(directory, manifest), manifest["tokenizer"]["sequence_length"])
+            self.text_encoder = TextEncoder(directory, manifest, encoder_file)
+            self.encoder = self.text_encoder.graph
+        else:
+            self.encoder = Graph(export_dir(directory) / encoder_file)
+
+    @property
+    def tokenizer(self):
+        return None if self.text_encoder is None else self.text_encoder.tokenizer
 
     @property
     def runtime(self) -> str:
@@ -116,21 +83,8 @@ class ExportedModel(MetaProperties):
         return apply_temperature(probs, self.temperature) if calibrated else probs
 
     def encode_sentences(self, sentences: list[str]) -> np.ndarray:
-        """Features of sentences. With a graph that takes ids of any length, sentences go shortest
-        first and each batch is cut to its longest one: the padding the recurrent layers would
-        step over (masked, so without effect) is not computed at all."""
-        if not sentences:
-            return np.zeros((0, self.feature_dim), np.float32)
-        ids = self.tokenizer.ids(sentences)
-        if not self.encoder.any_length:
-            return self.encoder(ids)
-        lengths = (ids != 0).sum(axis=1)
-        order = np.argsort(lengths, kind="stable")
-        out = np.empty((len(ids), self.feature_dim), np.float32)
-        for start in range(0, len(order), BATCH):
-            rows = order[start:start + BATCH]
-            out[rows] = self.encoder(ids[rows, :max(1, int(lengths[rows].max()))])
-        return out
+        """Features of sentences (``runtime.text_encoder``: shortest first, batches cut to their longest)."""
+        return self.text_encoder.encode(list(sentences))
 
     def predict_sentences(self, sentences: list[str], calibrated: bool = True) -> np.ndarray:
         if self.tokenizer is None:

