@@ -116,8 +116,10 @@ def batch_rates(posts_path, n_posts, media_root, work: Path, runtimes, master="l
     return found
 
 
-def serve_rates(data: Path, env: dict, runtimes, clients: int, duration: float, kinds=("caption", "photo")) -> dict:
-    """{(runtime, kind): {updates_s, p50, p99, errors}} of ``interestkit serve --runtime R`` at ``clients`` clients."""
+def serve_rates(data: Path, env: dict, runtimes, clients: int, duration: float, kinds=("caption", "photo"),
+                start_seconds: float = 900) -> dict:
+    """{(runtime, kind): {updates_s, p50, p99, errors}} of ``interestkit serve --runtime R`` at ``clients`` clients
+    (a server not answering within ``start_seconds`` is reported and left out)."""
     rows = {kind: posts_of(data, kind) for kind in kinds}
     found = {}
     for runtime in runtimes:
@@ -126,7 +128,11 @@ def serve_rates(data: Path, env: dict, runtimes, clients: int, duration: float, 
                                    "--state", f"{state}/serving.db", "--reload-seconds", "0", "--no-access-log"],
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            wait_for(port, "/health", server)
+            try:
+                wait_for(port, "/health", server, seconds=start_seconds)
+            except SystemExit as error:  # the other rows are still worth printing
+                print(f"  serve, {LABEL[runtime]}: not measured ({error})", flush=True)
+                continue
             for kind in kinds:
                 load(port, rows[kind], 2, 2, f"warm-{runtime}-{kind}", True)
                 latencies, errors, _, seconds = load(port, rows[kind], clients, duration, f"{runtime}-{kind}", True)
