@@ -275,11 +275,10 @@ def main():
     parser.add_argument("--serve-seconds", type=float, default=10.0, help="seconds of load per runtime and kind")
     parser.add_argument("--engines", default="batch,serve", help="engines measured: batch, serve or both")
     parser.add_argument("--quick", action="store_true",
-                        help="small sizes, to check the script: " + ", ".join(f"{k}={v}" for k, v in QUICK.items()))
+                        help="small sizes (explicit options win), to check the script: " + ", ".join(f"{k}={v}" for k, v in QUICK.items()))
+    if "--quick" in sys.argv[1:]:  # smaller defaults; options given explicitly still win
+        parser.set_defaults(**QUICK)
     args = parser.parse_args()
-    if args.quick:
-        for key, value in QUICK.items():
-            setattr(args, key, value)
     sections = set(args.sections.split(","))
     if args.users_only:
         sections = {"users"}
