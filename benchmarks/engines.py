@@ -102,14 +102,14 @@ def batch_rates(posts_path, n_posts, media_root, work: Path, runtimes, master="l
     for runtime in runtimes:
         with forced(runtime):
             local = batch(posts_path, work / f"out-local-{runtime}", engine="local", cache=False, **common)["seconds"]
-            print(f"  batch local, {LABEL[runtime]}: {n_posts / local:.1f} posts/s", flush=True)
+            print(f"  batch local, {LABEL[runtime]}: {n_posts / local:.2f} posts/s", flush=True)
             with WorkerPeak() as peak:
                 spark = session(master, work / f"logs-{runtime}")
                 first = batch(posts_path, work / "out-spark", engine="spark", master=master, **common)["seconds"]
                 steady = batch(posts_path, work / "out-spark", engine="spark", master=master, **common)["seconds"]
                 peak.sample()
                 spark.stop()  # its Python workers go with it: the next runtime starts from empty ones
-            print(f"  batch spark {master}, {LABEL[runtime]}: {n_posts / steady:.1f} posts/s steady, first run "
+            print(f"  batch spark {master}, {LABEL[runtime]}: {n_posts / steady:.2f} posts/s steady, first run "
                   f"{first:.1f}s, worker peak {peak.peak / 2**30:.2f} GiB", flush=True)
         found[runtime] = {"local": n_posts / local, "spark": n_posts / steady, "spark_first": first,
                           "worker_gib": peak.peak / 2**30 if peak.peak else None}
@@ -178,8 +178,9 @@ def table_rows(batch: dict, serve: dict, clients: int, master: str) -> list[dict
     rows = []
     if batch:
         get = lambda r, k: batch.get(r, {}).get(k)  # noqa: E731
-        rows.append(pair("batch --engine local, posts/s", get("tf", "local"), get("onnx", "local")))
-        rows.append(pair(f"batch --engine spark {master} (steady), posts/s", get("tf", "spark"), get("onnx", "spark")))
+        rows.append(pair("batch --engine local, posts/s", get("tf", "local"), get("onnx", "local"), "{:.2f}"))
+        rows.append(pair(f"batch --engine spark {master} (steady), posts/s", get("tf", "spark"), get("onnx", "spark"),
+                         "{:.2f}"))
         rows.append(pair(f"spark {master} first run (workers load the models), s", get("tf", "spark_first"),
                          get("onnx", "spark_first")))
         rows.append(pair("one Spark Python worker, peak RSS GiB", get("tf", "worker_gib"), get("onnx", "worker_gib"),
