@@ -200,7 +200,7 @@ def run(args, env: dict) -> None:
     """The engines section of ``benchmarks/runtime.py``: measure, print the table and the goals."""
     from bench_common import print_table
 
-    runtimes = ("tf", "onnx")
+    runtimes = tuple(args.runtimes.split(","))
     work = Path(tempfile.mkdtemp(prefix="ik-engines-"))
     posts_path = work / "posts.jsonl"
     n_posts, n_users = replicated_posts(posts_path, args.batch_posts, args.data)

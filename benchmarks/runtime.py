@@ -274,6 +274,7 @@ def main():
     parser.add_argument("--clients", type=int, default=16, help="serve's concurrent clients")
     parser.add_argument("--serve-seconds", type=float, default=10.0, help="seconds of load per runtime and kind")
     parser.add_argument("--engines", default="batch,serve", help="engines measured: batch, serve or both")
+    parser.add_argument("--runtimes", default="tf,onnx", help="the engines' runtimes: tf (TensorFlow), onnx (export)")
     parser.add_argument("--quick", action="store_true",
                         help="small sizes (explicit options win), to check the script: " + ", ".join(f"{k}={v}" for k, v in QUICK.items()))
     if "--quick" in sys.argv[1:]:  # smaller defaults; options given explicitly still win
