@@ -1,6 +1,9 @@
 """Runtime benchmark: TensorFlow against the ONNX export, every figure side by side in one run.
 
     .venv/bin/python benchmarks/runtime.py --store DIR [--data ../shared/data] [--user-photos 0]
+    .venv/bin/python benchmarks/runtime.py --store DIR --quick      # every section, small: checks the script
+
+The full run (docs/benchmarks.md, "Runtimes" and "Engines") is the command without ``--quick``.
 
 ``--store`` is an interestkit store whose text and image champions have exports
 (``interestkit models export``). The image champion must have been trained on
@@ -21,7 +24,14 @@ validation fraction, so that its validation split is known. Rows:
   ``interestkit predict "..."`` and ``predict --image`` in fresh processes, and
   ``interestkit batch --engine local`` posts/s over the dev users' 800 posts;
   ``--cold-only auto`` (or ``auto,tf``) measures only the two cold ``predict`` commands;
-- users: the dev users' top-5 from ``interestkit rank``, TensorFlow against the export.
+- users: the dev users' top-5 from ``interestkit rank``, TensorFlow against the export;
+- LiteRT (``ai-edge-litert``, XNNPACK): the photo encoder converted from Keras, float32 and
+  int8, as extra photo rows where it is installed (``benchmarks/litert.py``);
+- engines (``benchmarks/engines.py``): ``interestkit batch`` posts/s with the local engine
+  and on Spark ``--master``, one Spark Python worker's peak memory, and ``serve``
+  updates/s, p50 and p99 at ``--clients`` clients for caption and photo updates, each on
+  the TensorFlow path and on the export, and the goals met or not. The store must also
+  hold a hybrid built from the champions (``interestkit models build-hybrid``).
 """
 
 from __future__ import annotations
@@ -50,13 +60,17 @@ from bench_common import print_table  # noqa: E402
 
 COLD_COLUMNS = [("command", "what", "{}"), ("wall s, best", "wall", "{:.2f}"), ("wall s, median", "median", "{:.2f}"),
                 ("CPU s (user+sys), best run", "cpu", "{:.2f}")]
+#: CPU ms per item (all of this process's threads) of the last ``per_item`` call: what an item costs
+#: in core time, which a loaded machine inflates far less than wall time
+LAST_CPU = [None]
 
 
 def per_item(function, inputs, batch):
     """(ms per item, outputs) running ``function`` over ``inputs`` in batches of ``batch`` (after a warm-up call)."""
     function(inputs[:batch])
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     outputs = [function(inputs[start:start + batch]) for start in range(0, len(inputs), batch)]
+    LAST_CPU[0] = (time.process_time() - cpu) / len(inputs) * 1000
     return (time.perf_counter() - started) / len(inputs) * 1000, np.concatenate(outputs)
 
 
@@ -123,29 +137,41 @@ def photos(args, rows):
     dataset = load_image_dataset(DATA / "images" / "train", checked=False)
     train_idx, val_idx = stratified_split(dataset.labels, args.val_split, args.seed)
     rng = np.random.default_rng(0)
-    calibration = [dataset.inputs[i] for i in rng.choice(train_idx, 200, replace=False)]
+    calibration = [dataset.inputs[i] for i in rng.choice(train_idx, args.calibration, replace=False)]
     calib_pixels, _, _ = load_images(calibration, size)
-    val_pixels, kept, _ = load_images([dataset.inputs[i] for i in val_idx], size)
+    val_pixels, kept, _ = load_images([dataset.inputs[i] for i in val_idx[:args.val_photos or None]], size)
     truth = np.array([meta["labels"].index(dataset.labels[val_idx[k]]) for k in kept])
     user_sources, user_truth = user_photos(meta["labels"], args.user_photos)
     user_pixels, user_kept, _ = load_images(user_sources, size)
     models = load_three(folder, calib_pixels)
+    encoders = {name: (encoder_call(model), model) for name, model in models.items()}
+    if args.litert:
+        import litert
+
+        problem = litert.note()
+        if problem:
+            print(problem, flush=True)
+        else:  # LiteRT encoders, with the float32 ONNX head
+            head = models["onnx float32"]
+            keras_encoder = models["tensorflow float32"].encoder_model
+            encoders.update({name: (encode, head) for name, encode in
+                             litert.encoders(keras_encoder, calib_pixels, log=print).items()})
     found = {}
-    for name, model in models.items():
-        encode = encoder_call(model)
+    for name, (encode, model) in encoders.items():
         _, features = per_item(encode, val_pixels, 64)
         top1 = float((model.predict_features(features).argmax(1) == truth).mean())
         user_top1 = float((model.predict_features(encode(user_pixels)).argmax(1)
                            == user_truth[user_kept]).mean()) if len(user_kept) else None
-        found[name] = {"what": f"photos, {name}", "b64": None, "b1": None, "top1": top1, "users": user_top1,
+        found[name] = {"what": f"photos, {name}", "b64": None, "cpu64": None, "b1": None, "top1": top1, "users": user_top1,
                        "n": len(truth)}
     # timings: rounds that take the runtimes in turn, the best of each kept (the machine is shared)
     for _ in range(args.rounds):
-        for name, model in models.items():
-            encode = encoder_call(model)
+        for name, (encode, _) in encoders.items():
             b64 = per_item(encode, val_pixels[:128], 64)[0]
+            cpu = LAST_CPU[0]
             b1 = single(encode, val_pixels, 10)
             row = found[name]
+            row["cpu64"] = cpu if row.get("cpu64") is None else min(row["cpu64"], cpu)
             row["b64"] = b64 if row["b64"] is None else min(row["b64"], b64)
             row["b1"] = b1 if row["b1"] is None else min(row["b1"], b1)
     for row in found.values():
@@ -175,16 +201,17 @@ def captions(args, rows):
     folder = champion_folder("interestkit-text")
     meta = json.loads((folder / "meta.json").read_text())
     table = list(csv.DictReader(open(DATA / "text" / "train.tsv"), delimiter="\t"))
-    sample = [table[i] for i in np.random.default_rng(1).choice(len(table), 2000, replace=False)]
+    sample = [table[i] for i in np.random.default_rng(1).choice(len(table), args.captions, replace=False)]
     texts = [r["text"] for r in sample if r["label"] in meta["labels"]]
     truth = np.array([meta["labels"].index(r["label"]) for r in sample if r["label"] in meta["labels"]])
     for name, model in (("tensorflow float32", InterestModel.load(folder)), ("onnx float32", ExportedModel.load(folder))):
         predict = model.predict_sentences
         b64, probs = per_item(predict, texts, 64)
+        cpu = LAST_CPU[0]
         b1 = single(predict, texts)
         top1 = float((probs.argmax(1) == truth).mean())
-        rows.append({"what": f"captions ({meta.get('plugin')}), {name}", "b64": b64, "b1": b1, "top1": top1,
-                     "users": None, "n": len(truth)})
+        rows.append({"what": f"captions ({meta.get('plugin')}), {name}", "b64": b64, "cpu64": cpu, "b1": b1,
+                     "top1": top1, "users": None, "n": len(truth)})
         print(rows[-1], flush=True)
 
 
@@ -268,6 +295,32 @@ def cold_only(env, rows, runtimes, repeats):
         timed_commands(env, rows, runtime, label, photo, None, repeats, batch=False)
 
 
+SECTIONS = ("photos", "captions", "commands", "users", "engines")
+QUICK = dict(rounds=1, calibration=32, val_photos=32, captions=300, user_photos=16, batch_posts=200,
+             serve_seconds=3.0, sections="photos,captions,engines")
+
+
+def price(rows, posts=200_000_000):
+    """docs/scaling.md's arithmetic: core-hours to score ``posts`` posts (the dev users' shares of photos
+    and captions) at each runtime's CPU ms per photo and per caption (batch 64)."""
+    found = [json.loads(line) for line in open(DATA / "users" / "posts.jsonl")]
+    shares = {"photos": sum(bool(p.get("image")) for p in found) / len(found),
+              "captions": sum(bool(p.get("text")) for p in found) / len(found)}
+    cpu = {r["what"]: r.get("cpu64") for r in rows}
+    pairs = {"TensorFlow": ("photos, tensorflow float32", "tensorflow float32"),
+             "export": ("photos, onnx int8", "onnx float32")}
+    print(f"\n{posts:,} posts a night: {shares['photos']:.3f} with a photo, {shares['captions']:.3f} with a caption")
+    for label, (photo, caption) in pairs.items():
+        caption_row = next((w for w in cpu if w.startswith("captions") and w.endswith(caption)), None)
+        if cpu.get(photo) is None or caption_row is None:
+            continue
+        photo_h = posts * shares["photos"] * cpu[photo] / 3.6e6
+        caption_h = posts * shares["captions"] * cpu[caption_row] / 3.6e6
+        print(f"  {label}: {posts * shares['photos']:,.0f} photos x {cpu[photo]:.2f} CPU ms = {photo_h:,.0f} core-h; "
+              f"{posts * shares['captions']:,.0f} captions x {cpu[caption_row]:.3f} CPU ms = {caption_h:,.0f} core-h; "
+              f"{photo_h + caption_h:,.0f} core-h in all")
+
+
 def main():
     global DATA
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -287,7 +340,27 @@ def main():
     parser.add_argument("--minilm", help="the recommended caption model (a model folder or models:/ URI) with an "
                                          "export: its rows only")
     parser.add_argument("--minilm-eval", type=Path, help="held-out captions for --minilm's top-1 (--minilm-split)")
+    parser.add_argument("--calibration", type=int, default=200, help="training photos the int8 graphs calibrate on")
+    parser.add_argument("--val-photos", type=int, default=0, help="validation photos scored (0: all)")
+    parser.add_argument("--captions", type=int, default=2000, help="captions scored")
+    parser.add_argument("--no-litert", dest="litert", action="store_false", help="leave out the LiteRT rows")
+    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, of {', '.join(SECTIONS)}")
+    parser.add_argument("--batch-posts", type=int, default=3000, help="posts of the batch runs (dev users' replicated)")
+    parser.add_argument("--master", default="local[2]", help="the Spark master of the batch rows")
+    parser.add_argument("--clients", type=int, default=16, help="serve's concurrent clients")
+    parser.add_argument("--serve-seconds", type=float, default=10.0, help="seconds of load per runtime and kind")
+    parser.add_argument("--engines", default="batch,serve", help="engines measured: batch, serve or both")
+    parser.add_argument("--runtimes", default="tf,onnx", help="the engines' runtimes: tf (TensorFlow), onnx (export)")
+    parser.add_argument("--quick", action="store_true",
+                        help="small sizes (explicit options win), to check the script: " + ", ".join(f"{k}={v}" for k, v in QUICK.items()))
+    if "--quick" in sys.argv[1:]:  # smaller defaults; options given explicitly still win
+        parser.set_defaults(**QUICK)
     args = parser.parse_args()
+    sections = set(args.sections.split(","))
+    if args.users_only:
+        sections = {"users"}
+    if args.no_commands:
+        sections.discard("commands")
     DATA = args.data
     if args.minilm_split:
         return minilm_split(args.minilm_split)
@@ -304,27 +377,36 @@ def main():
     os.environ["INTERESTKIT_REGISTRY"] = args.store
     env = {**os.environ, "INTERESTKIT_CACHE_DIR": tempfile.mkdtemp(prefix="runtime-cache-")}
     print(f"load average at start: {os.getloadavg()}", flush=True)
-    rows, users = [], {}
+    rows, users, timed = [], {}, []
     if args.cold_only:
         timed = []
         cold_only(env, timed, args.cold_only.split(","), args.repeats)
         print(f"load average at end: {os.getloadavg()}\n")
         print_table(COLD_COLUMNS, timed)
         return
-    if not args.users_only:
+    if "photos" in sections:
         photos(args, rows)
+    if "captions" in sections:
         captions(args, rows)
-    timed = []
-    commands(env, timed, users, timing=not (args.no_commands or args.users_only))
+    if sections & {"commands", "users"}:
+        commands(env, timed, users, timing="commands" in sections)
     print(f"load average at end: {os.getloadavg()}")
     print()
     if rows:
         print_table([("what", "what", "{}"), ("ms/item batch 64", "b64", "{:.2f}"),
-                     ("ms/item batch 1", "b1", "{:.2f}"), ("top-1 validation", "top1", "{:.4f}"),
+                     ("CPU ms/item batch 64", "cpu64", "{:.2f}"), ("ms/item batch 1", "b1", "{:.2f}"), ("top-1 validation", "top1", "{:.4f}"),
                      ("top-1 dev users' posts", "users", "{:.4f}"), ("validation items", "n", "{}")], rows)
+        price(rows)
     print()
     if timed:
         print_table([*COLD_COLUMNS, ("posts/s", "rate", "{:.1f}")], [{"rate": None, **r} for r in timed])
+    if "engines" in sections:
+        print()
+        import engines
+
+        engines.run(args, env)
+    if not users:
+        return
     differ = sorted(u for u in users["tensorflow"] if users["tensorflow"][u] != users["export"].get(u))
     print(f"\nusers' top-5, export against TensorFlow: {len(users['tensorflow']) - len(differ)} of "
           f"{len(users['tensorflow'])} identical")

@@ -36,11 +36,16 @@ def _spark_or_skip():
 
 
 @pytest.fixture(scope="module")
-def spark(tmp_path_factory):
+def spark_logs(tmp_path_factory):
+    return tmp_path_factory.mktemp("spark-logs")
+
+
+@pytest.fixture(scope="module")
+def spark(spark_logs):
     _spark_or_skip()
     from interestkit.spark import session
 
-    spark = session("local[2]", tmp_path_factory.mktemp("spark-logs"))
+    spark = session("local[2]", spark_logs)
     yield spark
     spark.stop()
 
@@ -65,6 +70,22 @@ def test_the_spark_engine_gives_what_rank_gives(workspace, tmp_path, options):
     if "--posts-per-interest" in options:
         expected = {u: [(r, i, s, [], n) for r, i, s, _, n in rows] for u, rows in expected.items()}
     assert_same(expected, from_parquet(tmp_path / "out"), "batch --engine spark")
+
+
+def test_spark_workers_score_through_the_export_on_one_thread_without_tensorflow(workspace, spark_logs, tmp_path):
+    """Models with an export: each Python worker loads it on ONNX Runtime, one intra-op thread per task."""
+    from runtime_support import exported_folder
+
+    posts = workspace["posts"]
+    models = ["--text-model", exported_folder(tmp_path / "text", "text"),
+              "--image-model", exported_folder(tmp_path / "image", "image", size=8)]
+    result = invoke("batch", "--posts", posts, "--out", tmp_path / "out", "--engine", "spark", *models)
+    assert result.exit_code == 0, result.output
+    assert_same(ranked(posts, *models), from_parquet(tmp_path / "out"), "batch --engine spark on the export")
+    loads = [line.split(": ", 1)[1] for line in (spark_logs / "spark.log").read_text().splitlines()
+             if line.startswith("interestkit worker ")]
+    for modality in ("text", "image"):
+        assert f"{modality} model on onnxruntime-float32, intra-op threads: 1, tensorflow not imported" in loads, loads
 
 
 def test_rank_users_takes_photos_as_bytes_from_binary_files(workspace, spark):

@@ -54,7 +54,9 @@ def load_models(uris: dict, modalities, log=_quiet) -> tuple[dict, dict]:
         if model.modality != modality:
             raise ModelError(f"{uri!r} is a model of {model.modality}, but --{modality}-model needs a {modality} model")
         version = f"version {described['version']}, " if described.get("version") else ""
-        log(f"{modality} model: {uri} ({version}{len(model.labels)} interests, temperature {model.temperature:.3f})")
+        runtime = getattr(model, "runtime", None)
+        log(f"{modality} model: {uri} ({version}{len(model.labels)} interests, temperature {model.temperature:.3f}"
+            f"{', on ' + runtime if runtime else ''})")
         models[modality], provenance[modality] = model, described
     if not models:
         raise ModelError(f"no model to rank with: give --text-model or --image-model (mode needs {' or '.join(modalities)})")

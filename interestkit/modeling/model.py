@@ -114,6 +114,7 @@ class InterestModel(MetaProperties):
     """A trained interest classifier for one modality."""
 
     format = "keras"
+    runtime = "tensorflow"  # what scores it (an export's model says onnxruntime-<precision>)
 
     def __init__(self, modality, labels, encoder_model, head_model, meta=None):
         self.modality = modality

@@ -91,7 +91,8 @@ class RankingPipeline:
         """Every option the pipeline runs with: what a hybrid records and ``/health`` reports."""
         return {"options": self.options.as_dict(), "fusion": self.fusion.as_dict(),
                 "models": {m: dict(self.provenance.get(m, {}), labels=len(model.labels),
-                               temperature=model.temperature) for m, model in self.models.items()},
+                               temperature=model.temperature, runtime=getattr(model, "runtime", None))
+                           for m, model in self.models.items()},
                 "labels": len(self.labels), "ads": len(self.ads), "media": self.media.describe(),
                 "cache": str(self.cache.root) if self.cache is not None and self.cache.enabled else None}
 

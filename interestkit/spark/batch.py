@@ -61,6 +61,9 @@ def run_spark(posts_path, out, uris, options: RankingOptions, fusion, media_root
     with tempfile.TemporaryDirectory(prefix="interestkit-spark-models-") as workdir:
         refs = model_refs(uris.get("text"), uris.get("image"), options.mode, workdir)
         model_udfs = scoring.udfs(spark, refs, options.calibrate, media_root)
+        workers = scoring.worker_runtime(spark)
+        log(f"workers score with runtime {workers[scoring.RUNTIME_ENV]} (an export where the model has one), "
+            f"{workers[scoring.THREADS_ENV]} ONNX Runtime intra-op thread(s) a task; each logs its models to Spark's log")
         scored = scoring.score(spark, window, model_udfs).cache()
     stage = time.perf_counter()
     with spark_errors("scoring the posts"):

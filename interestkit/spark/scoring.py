@@ -12,12 +12,15 @@ order; a photo that cannot be read scores NaN and is left out, as in ``rank``.
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import settings
 from ..errors import ConfigError, ModelError
+from ..runtime.choice import RUNTIME_ENV, requested
+from ..runtime.onnx_model import THREADS_ENV
 from ..tracking.models import pyfunc_uri
 
 KEEP = ("user_id", "post_id", "created_at", "_order")
@@ -64,6 +67,7 @@ def _udf(spark, ref: ModelRef, calibrated: bool, media_root, env_manager: str = 
     # executors resolve photo paths against this folder (absolute: their working folder is not ours)
     env = {settings.MEDIA_ROOT_ENV: str(Path(media_root).resolve())} if media_root is not None else {}
     env["INTERESTKIT_REUSE_MODELS"] = "1"  # each Python worker loads a model once, whatever the tasks
+    env.update(worker_runtime(spark))
     with _quiet_mlflow():  # its notice that env_manager="local" reuses this environment: we mean it
         udf = mlflow.pyfunc.spark_udf(spark, ref.uri, result_type=T.ArrayType(T.DoubleType()),
                                       env_manager=env_manager, params=None if calibrated else {"calibrated": False},
@@ -72,6 +76,15 @@ def _udf(spark, ref: ModelRef, calibrated: bool, media_root, env_manager: str = 
     # may be evaluated twice, once for a filter pushed below the repartition and once above it
     base = getattr(udf, "__wrapped__", udf)
     return base.asNondeterministic() if hasattr(base, "asNondeterministic") else udf
+
+
+def worker_runtime(spark) -> dict:
+    """What the workers score with: the runtime this process asks for (``--runtime``; a JVM started
+    earlier would not pass a later change on), and ONNX Runtime sessions of ``spark.task.cpus``
+    intra-op threads (one by default: Spark runs one task per core, and sessions that each took
+    every core would fight over them). ``INTERESTKIT_ONNX_THREADS`` set here wins."""
+    threads = os.environ.get(THREADS_ENV, "").strip() or spark.conf.get("spark.task.cpus", "1")
+    return {RUNTIME_ENV: requested(), THREADS_ENV: threads}
 
 
 @contextmanager

@@ -107,6 +107,8 @@ def session_conf(master: str, log_file: Path, app_name: str = "interestkit") -> 
         "spark.executorEnv.TF_NUM_INTRAOP_THREADS": "1",
         "spark.executorEnv.TF_NUM_INTEROP_THREADS": "1",
         "spark.executorEnv.OMP_NUM_THREADS": "1",
+        # and one ONNX Runtime intra-op thread (the scoring UDFs pass spark.task.cpus on as well)
+        "spark.executorEnv.INTERESTKIT_ONNX_THREADS": os.environ.get("INTERESTKIT_ONNX_THREADS", "1"),
     }
     if on_loopback(master):
         conf.update({"spark.driver.bindAddress": "127.0.0.1", "spark.driver.host": "127.0.0.1"})

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sys
 from pathlib import Path
 
 import mlflow
@@ -29,6 +31,8 @@ from ..errors import InterestkitError
 from ..modeling.cache import FeatureCache
 from ..modeling.model import load_model
 from ..ranking.bundle import load_bundle, read_spec
+from ..runtime.choice import requested
+from ..runtime.onnx_model import THREADS_ENV
 
 #: what one request to a served model may carry
 LIMITS = RecordLimits(max_posts=10_000, max_text_chars=10_000, max_image_bytes=10 * 1024 * 1024)
@@ -90,9 +94,9 @@ def _present(value):
     return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
 
 
-#: models loaded in this process, by the SHA-256 of their folder's files, where REUSE_ENV is set (by
-#: interestkit.spark, for its workers): a Spark worker that runs many tasks (MLflow loads the pyfunc
-#: once per task on local masters) then loads each model once
+#: models loaded in this process, by the SHA-256 of their folder's files and the runtime asked for, where
+#: REUSE_ENV is set (by interestkit.spark, for its workers): a Spark worker that runs many tasks (MLflow
+#: loads the pyfunc once per task on local masters) then loads each model once
 REUSE_ENV = "INTERESTKIT_REUSE_MODELS"
 _LOADED: dict = {}
 
@@ -103,12 +107,24 @@ def _cached_model(folder):
         if path.is_file():
             digest.update(str(path.relative_to(folder)).encode())
             digest.update(path.read_bytes())
-    key = digest.hexdigest()
+    # the same folder under another runtime or thread count is another model
+    key = (digest.hexdigest(), requested(), os.environ.get(THREADS_ENV, ""))
     if key not in _LOADED:
         if len(_LOADED) >= 4:
             _LOADED.pop(next(iter(_LOADED)))
         _LOADED[key] = load_model(folder)
+        print(worker_line(_LOADED[key]), file=sys.stderr, flush=True)
     return _LOADED[key]
+
+
+def worker_line(model) -> str:
+    """What a Spark worker says, in Spark's log, when it loads a model: the runtime that scores it,
+    its intra-op threads, and whether TensorFlow is in the process."""
+    runtime = getattr(model, "runtime", None) or "python"
+    variable = THREADS_ENV if runtime.startswith("onnxruntime") else "TF_NUM_INTRAOP_THREADS"
+    threads = os.environ.get(variable, "").strip() or "all cores"
+    return (f"interestkit worker {os.getpid()}: {model.modality} model on {runtime}, intra-op threads: {threads}, "
+            f"tensorflow {'imported' if 'tensorflow' in sys.modules else 'not imported'}")
 
 
 class HybridPyfunc(mlflow.pyfunc.PythonModel):
