@@ -36,6 +36,20 @@ def empty_store_template(tmp_path_factory):
     return db
 
 
+@pytest.fixture(scope="session", autouse=True)
+def schema_head_read_once():
+    """MLflow reads every migration script to learn the newest schema each time it opens a store
+    (about 0.1 s); every test opens its own store, and the answer is the same all session."""
+    import functools
+
+    from mlflow.store.db import utils
+
+    original = utils._get_latest_schema_revision
+    utils._get_latest_schema_revision = functools.cache(original)
+    yield
+    utils._get_latest_schema_revision = original
+
+
 @pytest.fixture(autouse=True)
 def isolated_store(tmp_path_factory, monkeypatch, empty_store_template):
     """Each test gets its own MLflow store and feature cache; plugins are reloaded."""

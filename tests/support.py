@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 from interestkit.testing import FakeInterestModel
 from interestkit.testing.synthetic import make_workspace
+from store_snapshot import registered_once
 
 LABELS = ("Golf", "Cooking", "Pets", "Travel", "Music", "Fitness", "Art", "Vehicle")
 ADS = """ads:
@@ -28,13 +29,17 @@ def small_workspace(root, users=4):
 
 
 def register_fakes(text_labels=LABELS, image_labels=LABELS[:-1], temperature=1.3) -> dict:
-    """Fake text and image champions in the current store; ``{"text": uri, "image": uri}``."""
+    """Fake text and image champions in the current store; ``{"text": uri, "image": uri}``
+    (registered once per process, then copied into empty stores: ``store_snapshot``)."""
     from interestkit import tracking
 
-    text = FakeInterestModel("text", text_labels, keywords={"Golf": ["birdie", "fairway"], "Pets": ["puppy", "dog"]},
-                             temperature=temperature)
-    image = FakeInterestModel("image", image_labels, temperature=temperature)
-    return {m: tracking.register_interest_model(model)["uri"] for m, model in (("text", text), ("image", image))}
+    def register():
+        text = FakeInterestModel("text", text_labels, temperature=temperature,
+                                 keywords={"Golf": ["birdie", "fairway"], "Pets": ["puppy", "dog"]})
+        image = FakeInterestModel("image", image_labels, temperature=temperature)
+        return {m: tracking.register_interest_model(model)["uri"] for m, model in (("text", text), ("image", image))}
+
+    return registered_once(("fakes", tuple(text_labels), tuple(image_labels), temperature), register)
 
 
 def free_port() -> int:

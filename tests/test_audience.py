@@ -21,11 +21,14 @@ def batch_out(tmp_path_factory):
     """Posts, `rank --format json`'s answer and `batch`'s rankings dataset, on fake champions."""
     tmp = tmp_path_factory.mktemp("audience")
     paths = small_workspace(tmp / "ws", users=8)
-    register_fakes()
-    ranked = invoke("rank", "--posts", paths["posts"], "--format", "json")
-    assert ranked.exit_code == 0, ranked.output
-    result = invoke("batch", "--posts", paths["posts"], "--out", tmp / "rankings")
-    assert result.exit_code == 0, result.output
+    with pytest.MonkeyPatch.context() as mp:  # a store of its own: the tests' stores come after it
+        mp.setenv("INTERESTKIT_REGISTRY", str(tmp / "registry"))
+        mp.setenv("INTERESTKIT_CACHE_DIR", str(tmp / "cache"))
+        register_fakes()
+        ranked = invoke("rank", "--posts", paths["posts"], "--format", "json")
+        assert ranked.exit_code == 0, ranked.output
+        result = invoke("batch", "--posts", paths["posts"], "--out", tmp / "rankings")
+        assert result.exit_code == 0, result.output
     return {"posts": paths["posts"], "rankings": tmp / "rankings", "users": json.loads(ranked.stdout), "tmp": tmp}
 
 

@@ -35,6 +35,7 @@ def _python(code, env, timeout=300):
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout)
 
 
+@pytest.mark.integration  # a fresh process that imports the whole CLI
 def test_importing_interestkit_changes_no_environment_variable(tmp_path):
     code = ("import json, os; before = dict(os.environ); import interestkit, interestkit.cli.main; "
             "print(json.dumps({k: v for k, v in os.environ.items() if before.get(k) != v}))")

@@ -47,11 +47,16 @@ def test_photos_score_through_the_export_and_cache_under_the_runtime(tmp_path):
     assert cache.hits == 2 and np.allclose(again, probs)
 
 
-def test_runtime_tf_reads_the_keras_files_and_onnx_needs_an_export(tmp_path, monkeypatch):
+@pytest.mark.integration  # the Keras path imports TensorFlow
+def test_runtime_tf_reads_the_keras_files(tmp_path, monkeypatch):
     folder = exported_folder(tmp_path / "text", "text")
     monkeypatch.setenv("INTERESTKIT_RUNTIME", "tf")
     with pytest.raises(ModelError, match="Keras cannot load|encoder.keras"):
         load_model(folder)  # the tiny folder has no Keras files: the Keras path was taken
+
+
+def test_runtime_onnx_needs_an_export_and_a_known_runtime_name(tmp_path, monkeypatch):
+    folder = exported_folder(tmp_path / "text", "text")
     (folder / "export" / "manifest.json").unlink()
     monkeypatch.setenv("INTERESTKIT_RUNTIME", "onnx")
     with pytest.raises(ModelError, match="manifest.json is missing.*interestkit models export"):
@@ -113,6 +118,7 @@ def _run_without_tf(args, env_extra=None):
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=300)
 
 
+@pytest.mark.integration  # fresh processes
 def test_predict_and_rank_on_exported_models_import_no_tensorflow(tmp_path):
     text = exported_folder(tmp_path / "text", "text")
     image = exported_folder(tmp_path / "image", "image", size=8)

@@ -185,6 +185,7 @@ def _fake_train(calls, interrupt_at=None):
     return train
 
 
+DRAW_FIGURES = search.study_figures
 SEED = int(os.environ.get("TUNE_TEST_SEED", "0"))  # the sampler's, where a test needs its draws fixed
 
 
@@ -200,6 +201,8 @@ def fake_training(monkeypatch):
     monkeypatch.setattr(studies, "log_trial_model", lambda run, result: logged.append(run.run_id) or "models:/m-x")
     monkeypatch.setattr(studies, "register_best", lambda *a, **k: {"name": "interestkit-text", "version": 1,
                                                                    "champion": True, "args": a})
+    # drawing a study's figures takes about a second: they are drawn and checked in one test only
+    monkeypatch.setattr(search, "study_figures", lambda study: ({}, []))
     return calls, logged, monkeypatch
 
 
@@ -245,8 +248,11 @@ def test_interrupted_trial_reruns_on_resume(captions, fake_training):
     assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in study.trials) == 3
 
 
-def test_progress_line_and_pruned_state(captions, fake_training):
+def test_progress_line_pruned_state_and_the_study_figures(captions, fake_training):
+    from mlflow import MlflowClient
+
     calls, _, monkeypatch = fake_training
+    monkeypatch.setattr(search, "study_figures", DRAW_FIGURES)
     lines = []
     space = captions.parent / "space.yaml"  # half the trials hopeless: the pruner must stop some
     space.write_text("training.learning_rate: [0.003, 1.0e-6]\nclassifier.dropout: 0.5\n"
@@ -258,6 +264,8 @@ def test_progress_line_and_pruned_state(captions, fake_training):
     assert any(" pruned " in line for line in trial_lines), trial_lines
     assert "best" in trial_lines[-1] and "training.learning_rate=" in trial_lines[-1]
     assert result["summary"]["counts"].get("pruned", 0) >= 1
+    artifacts = {f.path for f in MlflowClient().list_artifacts(result["summary"]["parent_run_id"])}
+    assert {"optimization_history.png", "param_importances.png", "parallel_coordinate.png", "study.json"} <= artifacts
 
 
 def test_source_column_makes_the_group_split_the_default(tmp_path, fake_training):
