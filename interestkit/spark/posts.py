@@ -51,6 +51,7 @@ def normalized(df, source: str):
     (input order, for ties between equal times), ``_file`` (the file a row was read from,
     or '') and ``_raw`` (the fields as read): what ``validation.check`` checks. A value of a
     type a column does not take is left to the check, which names its row."""
+    from pyspark.errors import AnalysisException
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
@@ -80,7 +81,7 @@ def normalized(df, source: str):
                else F.expr("try_cast(trim(created_at) AS TIMESTAMP)") if isinstance(stamp, T.StringType)
                else F.lit(None).cast("timestamp"))
     image_b64 = blank_is_null(column("image_b64", "string"))
-    return df.select(
+    columns = [
         F.trim(column("user_id", "string")).alias("user_id"),
         F.trim(column("post_id", "string")).alias("post_id"),
         blank_is_null(column("text", "string")).alias("text"),
@@ -88,9 +89,12 @@ def normalized(df, source: str):
         F.coalesce(column("image_bytes", "binary"), F.unbase64(image_b64)).alias("image_bytes"),
         created.alias("created_at"),
         F.monotonically_increasing_id().alias("_order"),
-        F.input_file_name().alias("_file"),
-        raw_columns(fields),
-    )
+    ]
+    try:
+        return df.select(*columns, F.input_file_name().alias("_file"), raw_columns(fields))
+    except AnalysisException:  # a plan over several sources (posts joined with their photos' files):
+        # Spark cannot say which file a row came from, so errors name the post instead
+        return df.select(*columns, F.lit("").alias("_file"), raw_columns(fields))
 
 
 def checked(posts, source: str, policy=None, limits=None) -> tuple:
