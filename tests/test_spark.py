@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -72,7 +73,14 @@ def test_the_spark_engine_gives_what_rank_gives(workspace, tmp_path, options):
     assert_same(expected, from_parquet(tmp_path / "out"), "batch --engine spark")
 
 
-def test_spark_workers_score_through_the_export_on_one_thread_without_tensorflow(workspace, spark_logs, tmp_path):
+def _jvm_log_file(spark) -> Path:
+    """The spark.log this JVM writes: the one its first session configured (another test module's
+    session may have started the JVM in this process, with its own log folder)."""
+    configured = spark.sparkContext._jvm.java.lang.System.getProperty("log4j2.configurationFile")
+    return Path(configured.removeprefix("file:")).with_suffix("").with_suffix(".log")
+
+
+def test_spark_workers_score_through_the_export_on_one_thread_without_tensorflow(workspace, spark, tmp_path):
     """Models with an export: each Python worker loads it on ONNX Runtime, one intra-op thread per task."""
     from runtime_support import exported_folder
 
@@ -82,7 +90,7 @@ def test_spark_workers_score_through_the_export_on_one_thread_without_tensorflow
     result = invoke("batch", "--posts", posts, "--out", tmp_path / "out", "--engine", "spark", *models)
     assert result.exit_code == 0, result.output
     assert_same(ranked(posts, *models), from_parquet(tmp_path / "out"), "batch --engine spark on the export")
-    loads = [line.split(": ", 1)[1] for line in (spark_logs / "spark.log").read_text().splitlines()
+    loads = [line.split(": ", 1)[1] for line in _jvm_log_file(spark).read_text().splitlines()
              if line.startswith("interestkit worker ")]
     for modality in ("text", "image"):
         assert f"{modality} model on onnxruntime-float32, intra-op threads: 1, tensorflow not imported" in loads, loads

@@ -176,6 +176,8 @@ def main(argv=None):
     quiet.start()  # before anything loads TensorFlow or MLflow
     if "--strict-plugins" in options:
         os.environ[STRICT_PLUGINS_ENV] = "1"  # before plugins load for their commands
-    if _command_name(args, options) not in _BUILT_IN:  # plugins' commands load only where they may be asked for
+    # plugins' commands load only where they may be asked for, and for 'plugins', which reports
+    # every plugin's health (a broken command hook included)
+    if _command_name(args, options) not in _BUILT_IN or _command_name(args, options) == "plugins":
         _register_plugin_commands()
     return cli.main(args=argv, prog_name="interestkit")
