@@ -55,6 +55,7 @@ def test_efficientnet_lite_exports_to_int8_close_to_float32(tmp_path):
     from interestkit_plugins.efficientnet_lite import build_lite
     from interestkit_plugins.image import EfficientNetLite0Encoder
 
+    keras.utils.set_random_seed(0)  # the head is random: fix it, so the bound below is one measured case, not a draw
     size = 64
     encoder = EfficientNetLite0Encoder(image_size=size)
     backbone = build_lite("lite0", size)
@@ -85,4 +86,10 @@ def test_efficientnet_lite_exports_to_int8_close_to_float32(tmp_path):
     float32 = ExportedModel.load(tmp_path / "model", "float32").predict_images(photos[16:], calibrated=False)[0]
     int8 = ExportedModel.load(tmp_path / "model").predict_images(photos[16:], calibrated=False)[0]
     assert np.allclose(float32, reference, atol=1e-4)
-    assert np.abs(int8 - reference).max() < 0.1
+    # the pretrained encoder's features keep their direction through int8 (0.970 at worst on these noise photos);
+    # a random head on top magnifies the rest, so its probabilities are held to a looser, seeded bound
+    exact = model.image_features(photos[16:])[0]
+    quantised = ExportedModel.load(tmp_path / "model").image_features(photos[16:])[0]
+    cosine = (exact * quantised).sum(1) / np.linalg.norm(exact, axis=1) / np.linalg.norm(quantised, axis=1)
+    assert cosine.min() > 0.95, cosine
+    assert np.abs(int8 - reference).mean() < 0.05 and np.abs(int8 - reference).max() < 0.1
