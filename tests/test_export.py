@@ -93,3 +93,32 @@ def test_efficientnet_lite_exports_to_int8_close_to_float32(tmp_path):
     cosine = (exact * quantised).sum(1) / np.linalg.norm(exact, axis=1) / np.linalg.norm(quantised, axis=1)
     assert cosine.min() > 0.95, cosine
     assert np.abs(int8 - reference).mean() < 0.05 and np.abs(int8 - reference).max() < 0.1
+
+
+def test_a_zero_shot_photo_model_exports_its_encoder_and_imagenet_classifier(tmp_path):
+    from interestkit import hooks
+    from interestkit.modeling.model import load_model
+    from interestkit.modeling.prototypes import PrototypeModel, encoder_reference
+    from interestkit.runtime.choice import forced
+    from interestkit.runtime.export import export_model
+
+    info = hooks.get("encoder", "efficientnet_lite0", "image")
+    encoder = info.cls(image_size=64)
+    weights = np.random.default_rng(0).uniform(size=(1000, len(LABELS)))  # ImageNet classes -> interests
+    model = PrototypeModel("image", LABELS, weights, encoder_reference(info, encoder), "mapped", encoder=encoder,
+                           encoder_model=encoder.build(None))
+    folder = model.save(tmp_path / "zs")
+    rng = np.random.default_rng(1)
+    photos = []
+    for n in range(6):
+        photos.append(tmp_path / f"{n}.png")
+        Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).resize((80, 80)).save(photos[-1])
+    manifest = export_model(model, folder)
+    assert (manifest["precision"], manifest["imagenet_classifier"], manifest["image_size"]) == \
+        ("float32", "imagenet_classifier.npz", 64)
+    exported = load_model(folder)
+    assert isinstance(exported, PrototypeModel) and exported.runtime == "onnxruntime-float32"
+    with forced("tf"):
+        keras_model = load_model(folder)
+    assert keras_model.runtime == "tensorflow"
+    assert np.allclose(exported.predict_images(photos)[0], keras_model.predict_images(photos)[0], atol=1e-4)

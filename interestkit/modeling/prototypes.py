@@ -22,9 +22,11 @@ temperature, and the encoder's reference: registered name, options, identity,
 distribution) and ``weights.npy``; plus ``taxonomy.yaml`` when built from a taxonomy.
 The encoder is rebuilt from its plugin when the model loads (found through the hooks;
 the core imports no plugin), and its identity must match the one recorded. A caption
-model's folder may also carry ``export/`` (``runtime.manifest``: the encoder's ONNX graph
-and tokeniser, written when it is logged): it then embeds sentences on ONNX Runtime
-(``runtime.text_encoder``), without TensorFlow or the plugin's Keras code, unless
+model's folder may also carry ``export/`` (``runtime.manifest``, written when it is
+logged): a caption model's encoder graph and tokeniser, or a photo model's encoder graph
+(pixels to features) and, for a ``mapped`` head, the ImageNet classifier
+(``imagenet_classifier.npz``). It then embeds on ONNX Runtime (``runtime.text_encoder``,
+``runtime.graph``), without TensorFlow or the plugin's Keras code, unless
 ``INTERESTKIT_RUNTIME=tf``.
 """
 
@@ -42,7 +44,8 @@ from ..data import text as text_utils
 from ..errors import InterestkitError, ModelError
 from ..hooks import requirements
 from ..runtime.choice import use_export
-from ..runtime.manifest import read_manifest
+from ..runtime.graph import Graph
+from ..runtime.manifest import export_dir, read_manifest
 from ..runtime.text_encoder import TextEncoder
 from .calibration import apply_temperature
 from .features import image_features
@@ -50,6 +53,8 @@ from .interface import MetaProperties
 from .model import read_meta, write_meta
 
 HEADS = ("cosine", "mapped")
+#: a mapped head's ImageNet classifier in a photo model's export: ``kernel`` and ``bias`` arrays
+CLASSIFIER_FILE = "imagenet_classifier.npz"
 DEFAULT_SCALE = 0.05  # cosine head: softmax(cos / 0.05) before any calibration
 BATCH = 256
 
@@ -141,8 +146,11 @@ class PrototypeModel(MetaProperties):
                          encoder_identity=self.reference.get("identity"), head=head, scale=self.scale)
         self.taxonomy_yaml = taxonomy_yaml
         self._encoder, self._encoder_model = encoder, encoder_model
-        #: the export's encoder (``runtime.text_encoder.TextEncoder``), when scoring through it
+        #: the export's encoder, when scoring through it: ``runtime.text_encoder.TextEncoder`` for
+        #: captions, ``runtime.graph.Graph`` (pixels to features) for photos
         self.text_encoder = None
+        self.image_encoder = None
+        self._export = None  # (folder, manifest) of the export it scores through
         self._classifier = None
         if encoder is not None and modality == "image":
             self.meta["image_size"] = int(encoder.image_size())
@@ -161,6 +169,9 @@ class PrototypeModel(MetaProperties):
 
     def imagenet_classifier(self):
         """``(kernel, bias)`` of the encoder's ImageNet classifier (``mapped`` heads)."""
+        if self._classifier is None and self._export is not None:
+            folder, manifest = self._export
+            self._classifier = _read_classifier(export_dir(folder) / manifest.get("imagenet_classifier", CLASSIFIER_FILE))
         if self._classifier is None:
             self.encoder_model  # noqa: B018 -- builds the encoder
             get = getattr(self._encoder, "imagenet_classifier", None)
@@ -195,7 +206,7 @@ class PrototypeModel(MetaProperties):
 
     @property
     def runtime(self) -> str:
-        return "onnxruntime-float32" if self.text_encoder is not None else "tensorflow"
+        return f"onnxruntime-{self._export[1]['precision']}" if self._export is not None else "tensorflow"
 
     def predict_sentences(self, sentences, calibrated: bool = True) -> np.ndarray:
         if self.text_encoder is not None:
@@ -208,10 +219,15 @@ class PrototypeModel(MetaProperties):
         return text_utils.aggregate(self.predict_sentences(sentences, calibrated), owners, weights, len(texts))
 
     def image_features(self, sources, cache=None, on_error="skip", log=None):
+        identity = self.reference.get("identity")
+        if self.image_encoder is not None:  # the export's features are cached apart from Keras' (and int8's from float32's)
+            graph = self.image_encoder
+            return image_features(lambda pixels: graph(np.ascontiguousarray(pixels, np.float32), 64), sources,
+                                  int(self.image_size), int(self._export[1]["feature_dim"]), cache,
+                                  None if identity is None else {**identity, "runtime": self.runtime}, on_error, log)
         model = self.encoder_model
         return image_features(lambda pixels: np.asarray(model.predict(pixels, batch_size=64, verbose=0)),
-                              sources, int(self.image_size), int(model.output_shape[-1]), cache,
-                              self.reference.get("identity"), on_error, log)
+                              sources, int(self.image_size), int(model.output_shape[-1]), cache, identity, on_error, log)
 
     def predict_images(self, sources, cache=None, on_error="skip", log=None, calibrated: bool = True):
         features, kept, failures = self.image_features(list(sources), cache, on_error, log)
@@ -228,8 +244,8 @@ class PrototypeModel(MetaProperties):
             write_meta(staging, meta)
             if self.taxonomy_yaml:
                 (staging / "taxonomy.yaml").write_text(self.taxonomy_yaml, encoding="utf-8")
-            if self.text_encoder is not None:  # the export it was loaded from goes with it
-                shutil.copytree(self.text_encoder.folder / "export", staging / "export")
+            if self._export is not None:  # the export it was loaded from goes with it
+                shutil.copytree(export_dir(self._export[0]), export_dir(staging))
         return directory
 
     @classmethod
@@ -251,9 +267,30 @@ class PrototypeModel(MetaProperties):
             raise ModelError(f"{directory}: not a valid prototypes model ({error})") from None
         if use_export(directory):
             manifest = read_manifest(directory)
-            if manifest.get("modality") != model.modality or manifest["input"] != "token_ids":
-                raise ModelError(f"{directory}: the export is not of a caption encoder")
-            model.text_encoder = TextEncoder(directory, manifest)
+            expected = "token_ids" if model.modality == "text" else "pixels"
+            if manifest.get("modality") != model.modality or manifest["input"] != expected:
+                raise ModelError(f"{directory}: the export is not of a {'caption' if expected == 'token_ids' else 'photo'} "
+                                 "encoder")
+            model._export = (directory, manifest)
+            if model.modality == "text":
+                model.text_encoder = TextEncoder(directory, manifest)
+            else:
+                model.meta.setdefault("image_size", manifest.get("image_size"))
+                model.image_encoder = Graph(export_dir(directory) / manifest["encoder"])
+                if model.head == "mapped":
+                    model.imagenet_classifier()  # read now: a missing file fails at load
             return model
         model.encoder_model  # build now: a missing plugin fails at load, not at the first request
         return model
+
+
+def _read_classifier(path) -> tuple[np.ndarray, np.ndarray]:
+    """``(kernel, bias)`` from an export's ``imagenet_classifier.npz``; ModelError naming the file otherwise."""
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            kernel, bias = np.asarray(arrays["kernel"], np.float32), np.asarray(arrays["bias"], np.float32)
+    except (OSError, ValueError, KeyError) as error:
+        raise ModelError(f"{path}: unreadable ImageNet classifier (expected arrays 'kernel' and 'bias'; {error})") from None
+    if kernel.ndim != 2 or bias.shape != (kernel.shape[1],):
+        raise ModelError(f"{path}: kernel {kernel.shape} and bias {bias.shape} do not fit (features, classes)")
+    return kernel, bias

@@ -13,8 +13,10 @@ for an ``InterestModel``:
   vocabulary to ``vocabulary.json`` (``runtime.text_export``: Keras' ``TextVectorization``
   or a layer that describes its tokeniser, such as MiniLM's WordPiece).
 - the head (features -> probabilities) to ONNX, float32.
-- a zero-shot caption model (format ``prototypes``): its encoder only; the interests'
-  vectors stay in ``weights.npy`` and the head runs in numpy.
+- a zero-shot model (format ``prototypes``): its encoder only (photos: int8 too when given
+  calibration photos); the interests' vectors stay in ``weights.npy`` and the head runs in
+  numpy. A photo model's ``mapped`` head adds the encoder's ImageNet classifier
+  (``imagenet_classifier.npz``), so scoring needs neither the plugin nor its weights package.
 
 Before anything is written, the float32 graphs are run on probe inputs and compared
 with Keras; a difference over ``TOLERANCE`` fails the export. A model that cannot be
@@ -94,6 +96,8 @@ def export_model(model, folder, calibration=None, log=print) -> dict:
     kind = getattr(model, "format", None)
     if kind == "prototypes" and model.modality == "text":
         return _export_encoder_only(model, folder)
+    if kind == "prototypes":
+        return _export_photo_prototypes(model, folder, calibration, log)
     if kind != "keras" or not hasattr(model, "encoder_model"):
         raise ExportError(f"a {kind or type(model).__name__} model has no Keras graph to export")
     encoder, head = model.encoder_model, model.head_model
@@ -104,24 +108,49 @@ def export_model(model, folder, calibration=None, log=print) -> dict:
         if model.modality == "text":
             manifest.update(export_text_encoder(encoder, tmp))
         else:
-            size = int(model.image_size)
-            pixels = np.zeros((0, size, size, 3), np.float32)
-            if calibration:
-                pixels, _, failures = load_images(list(calibration), size)
-                if failures:
-                    log(f"export: {len(failures)} calibration photos unreadable, e.g. {failures[0][1]}")
-            probe = pixels[:4] if len(pixels) else np.random.default_rng(0).uniform(0, 255, (2, size, size, 3))
-            export_checked(encoder, probe.astype(np.float32), tmp / "encoder.onnx", "photo encoder")
-            manifest.update(input="pixels", encoder_float32="encoder.onnx")
-            if len(pixels):
-                log(f"export: int8 quantisation calibrated on {len(pixels)} photos")
-                quantise(tmp / "encoder.onnx", tmp / "encoder.int8.onnx", pixels)
-                manifest.update(encoder="encoder.int8.onnx", precision="int8",
-                                calibration={"photos": len(pixels), "method": "minmax", "float_convs": FLOAT_CONVS,
-                                             "format": "QDQ, weights int8 (7-bit range) per channel, "
-                                                       "activations uint8"})
+            manifest.update(_export_photo_encoder(encoder, int(model.image_size), calibration, tmp, log))
         probe = np.random.default_rng(1).normal(size=(3, manifest["feature_dim"])).astype(np.float32)
         export_checked(head, probe, tmp / "head.onnx", "head")
+        _write(tmp, manifest, folder)
+    return manifest
+
+
+def _export_photo_encoder(encoder, size: int, calibration, tmp: Path, log) -> dict:
+    """A photo encoder (pixels to features) as ``tmp/encoder.onnx``, and int8 beside it when
+    ``calibration`` photos are given; returns the manifest's fields for it."""
+    pixels = np.zeros((0, size, size, 3), np.float32)
+    if calibration:
+        pixels, _, failures = load_images(list(calibration), size)
+        if failures:
+            log(f"export: {len(failures)} calibration photos unreadable, e.g. {failures[0][1]}")
+    probe = pixels[:4] if len(pixels) else np.random.default_rng(0).uniform(0, 255, (2, size, size, 3))
+    export_checked(encoder, probe.astype(np.float32), tmp / "encoder.onnx", "photo encoder")
+    fields = {"input": "pixels", "encoder": "encoder.onnx", "encoder_float32": "encoder.onnx", "precision": "float32"}
+    if len(pixels):
+        log(f"export: int8 quantisation calibrated on {len(pixels)} photos")
+        quantise(tmp / "encoder.onnx", tmp / "encoder.int8.onnx", pixels)
+        fields.update(encoder="encoder.int8.onnx", precision="int8",
+                      calibration={"photos": len(pixels), "method": "minmax", "float_convs": FLOAT_CONVS,
+                                   "format": "QDQ, weights int8 (7-bit range) per channel, activations uint8"})
+    return fields
+
+
+def _export_photo_prototypes(model, folder, calibration, log) -> dict:
+    """A zero-shot photo model's export: its encoder's graph, and a mapped head's ImageNet classifier."""
+    from ..modeling.prototypes import CLASSIFIER_FILE
+
+    encoder = model.encoder_model
+    if not hasattr(encoder, "layers"):
+        raise ExportError(f"encoder {model.reference.get('name')!r} has no Keras graph to export")
+    manifest = {"modality": "image", "feature_dim": int(encoder.output_shape[-1]), "image_size": int(model.image_size),
+                "encoder_identity": model.meta.get("encoder_identity")}
+    with tempfile.TemporaryDirectory(prefix="interestkit-export-") as tmp:
+        tmp = Path(tmp)
+        manifest.update(_export_photo_encoder(encoder, int(model.image_size), calibration, tmp, log))
+        if model.head == "mapped":
+            kernel, bias = model.imagenet_classifier()
+            np.savez(tmp / CLASSIFIER_FILE, kernel=kernel, bias=bias)
+            manifest["imagenet_classifier"] = CLASSIFIER_FILE
         _write(tmp, manifest, folder)
     return manifest
 
@@ -155,8 +184,8 @@ def export_when_logged(model, folder, calibration=None, warn=print) -> dict | No
     if os.environ.get(EXPORT_ENV, "1").strip().lower() in ("0", "false", "no"):
         return None
     kind = getattr(model, "format", None)
-    if kind != "keras" and not (kind == "prototypes" and model.modality == "text"):
-        return None  # photo prototypes score through their encoder plugin, ensembles through their members
+    if kind not in ("keras", "prototypes"):
+        return None  # ensembles score through their members
     if has_export(folder):
         return read_manifest(folder)  # saved with the model (one loaded from its export)
     if kind == "prototypes" and not hasattr(model.encoder_model, "layers"):

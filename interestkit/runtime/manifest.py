@@ -14,7 +14,9 @@ BERT's WordPiece (``runtime.wordpiece``) as ``{"kind": "wordpiece", "vocabulary"
 "vocabulary.json", "max_length": 64, "lowercase": true, "strip_accents": true}``.
 
 A zero-shot model's export (format ``prototypes``: its head is the interests' vectors,
-in numpy) has an encoder and no ``head``. Reading a manifest needs neither TensorFlow nor
+in numpy) has an encoder and no ``head``; a zero-shot photo model's adds ``image_size``, and
+with a ``mapped`` head ``"imagenet_classifier": "imagenet_classifier.npz"`` (the encoder's
+ImageNet kernel and bias). Reading a manifest needs neither TensorFlow nor
 ONNX Runtime.
 """
 
@@ -59,10 +61,10 @@ def read_manifest(folder) -> dict:
         if manifest.get(field) not in allowed:
             raise ModelError(f"{path}: field {field!r} is {manifest.get(field)!r}, expected one of "
                              f"{', '.join(map(str, allowed))}")
-    for field in ("encoder", "head"):
+    for field in ("encoder", "head", "imagenet_classifier"):
         name = manifest.get(field)
-        if field == "head" and name is None:
-            continue  # an encoder alone (a zero-shot model's)
+        if field != "encoder" and name is None:
+            continue  # an encoder alone (a zero-shot model's), a head other than a mapped one
         if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith("."):
             raise ModelError(f"{path}: field {field!r} must name a file in {EXPORT_DIR}/, got {name!r}")
         if not (export_dir(folder) / name).is_file():
