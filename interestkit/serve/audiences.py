@@ -72,7 +72,7 @@ class AudienceIndex:
     """Users' current interests and opt-outs in the store's database."""
 
     def __init__(self, store):
-        self.engine = store.engine
+        self.engine, self.begin = store.engine, store.begin
         metadata.create_all(self.engine, tables=[interests, opt_outs])
 
     def opted_out(self, user_id: str) -> bool:
@@ -85,7 +85,7 @@ class AudienceIndex:
         out; for a user who opted out meanwhile, delete what an update stored and return False."""
         rows = [{"user_id": user_id, "interest": i["interest"], "score": float(i["score"]), "rank": int(i["rank"])}
                 for i in answer.get("interests", []) if len(i["interest"]) <= MAX_INTEREST]
-        with self.engine.begin() as conn:
+        with self.begin() as conn:
             exists = conn.execute(sa.select(users.c.user_id).where(users.c.user_id == user_id).with_for_update()).first()
             conn.execute(interests.delete().where(interests.c.user_id == user_id))
             if conn.execute(sa.select(opt_outs.c.user_id).where(opt_outs.c.user_id == user_id)).first() is not None:
@@ -99,16 +99,16 @@ class AudienceIndex:
     def prune(self) -> int:
         """Drop the interests of users the store no longer has (retention purged all their posts)."""
         gone = ~sa.select(users.c.user_id).where(users.c.user_id == interests.c.user_id).exists()
-        with self.engine.begin() as conn:
+        with self.begin() as conn:
             return conn.execute(interests.delete().where(gone)).rowcount
 
     def forget(self, user_id: str) -> None:
-        with self.engine.begin() as conn:
+        with self.begin() as conn:
             conn.execute(interests.delete().where(interests.c.user_id == user_id))
 
     def opt_out(self, user_id: str) -> int:
         """Record the opt-out and delete everything of the user, in one transaction; the posts deleted."""
-        with self.engine.begin() as conn:
+        with self.begin() as conn:
             known = conn.execute(users.delete().where(users.c.user_id == user_id)).rowcount  # waits for an update
             removed = conn.execute(posts.delete().where(posts.c.user_id == user_id)).rowcount
             conn.execute(interests.delete().where(interests.c.user_id == user_id))

@@ -8,12 +8,20 @@ user's row: one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` creates or up
 and PostgreSQL holds the row lock until commit (sqlite holds its write lock from ``BEGIN
 IMMEDIATE``), so two replicas updating the same user at once are serialised and
 neither update is lost. Every call blocks: the server runs them in a thread pool.
+
+sqlite has one writer at a time. Within a process, writers queue on a lock before ``BEGIN
+IMMEDIATE`` (``Store.begin``), so each starts the moment the last one commits: left to
+sqlite's busy handler, a waiting writer sleeps up to 100 ms between tries, and at 16
+concurrent clients a few waited most of a second. Other processes on the same file still
+wait through the busy timeout.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -113,6 +121,7 @@ class Store:
                                            connect_args={"check_same_thread": False, "timeout": 60})
             sa.event.listen(self.engine, "connect", _sqlite_connect)
             sa.event.listen(self.engine, "begin", _sqlite_begin)
+            self._writer = threading.Lock()
             insert = sqlite_insert
         else:
             try:
@@ -120,6 +129,7 @@ class Store:
             except Exception as error:
                 raise ConfigError(f"--state {redact(self.url)}: cannot use it ({error})") from None
             insert = pg_insert
+            self._writer = nullcontext()  # PostgreSQL locks rows: writers to other users run at once
         upsert = insert(users).values(user_id=sa.bindparam("user_id"), seq=sa.bindparam("n"), version=1)
         self._lock = upsert.on_conflict_do_update(
             index_elements=["user_id"], set_={"seq": users.c.seq + upsert.excluded.seq,
@@ -134,6 +144,12 @@ class Store:
 
     def close(self):
         self.engine.dispose()
+
+    @contextmanager
+    def begin(self):
+        """A write transaction (``engine.begin()``), after this process's earlier sqlite writers."""
+        with self._writer, self.engine.begin() as conn:
+            yield conn
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -152,7 +168,7 @@ class Store:
         post) and every other row not in ``keep_ids`` is dropped, in one transaction.
         Returns ``result``.
         """
-        with self.engine.begin() as conn:
+        with self.begin() as conn:
             # one statement creates or locks the user's row (held until commit) and reserves arrivals
             seq = conn.execute(self._lock, {"user_id": user_id, "n": arrivals}).scalar_one()
             rows = _rows(conn, user_id)
@@ -172,7 +188,7 @@ class Store:
 
     def delete_user(self, user_id) -> int | None:
         """Remove every post and the user's row; the number of posts removed, None if unknown."""
-        with self.engine.begin() as conn:
+        with self.begin() as conn:
             # the user's row first: it waits for an update in progress, whose posts then go too
             known = conn.execute(users.delete().where(users.c.user_id == user_id)).rowcount
             removed = conn.execute(posts.delete().where(posts.c.user_id == user_id)).rowcount
@@ -181,7 +197,7 @@ class Store:
     def purge(self, days: float, now: float | None = None) -> int:
         """Delete posts older than ``days`` (by created_at, else arrival); the number deleted."""
         cutoff = (now if now is not None else time.time()) - days * 86400
-        with self.engine.begin() as conn:
+        with self.begin() as conn:
             removed = conn.execute(posts.delete().where(posts.c.stamp < cutoff)).rowcount
             empty = sa.select(posts.c.user_id).where(posts.c.user_id == users.c.user_id).exists()
             conn.execute(users.delete().where(~empty))
