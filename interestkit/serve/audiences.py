@@ -81,19 +81,25 @@ class AudienceIndex:
             return conn.execution_options(readonly=True).execute(query).first() is not None
 
     def save(self, user_id: str, answer: dict) -> bool:
-        """Replace the user's indexed interests with ``answer``'s if the user still exists and has not opted
-        out; for a user who opted out meanwhile, delete what an update stored and return False."""
+        """``write`` in a transaction of its own."""
+        with self.begin() as conn:
+            return self.write(conn, user_id, answer)
+
+    @staticmethod
+    def write(conn, user_id: str, answer: dict) -> bool:
+        """In ``conn``'s transaction: replace the user's indexed interests with ``answer``'s if the user
+        still exists and has not opted out; for a user who opted out meanwhile, delete what an
+        update stored and return False."""
         rows = [{"user_id": user_id, "interest": i["interest"], "score": float(i["score"]), "rank": int(i["rank"])}
                 for i in answer.get("interests", []) if len(i["interest"]) <= MAX_INTEREST]
-        with self.begin() as conn:
-            exists = conn.execute(sa.select(users.c.user_id).where(users.c.user_id == user_id).with_for_update()).first()
-            conn.execute(interests.delete().where(interests.c.user_id == user_id))
-            if conn.execute(sa.select(opt_outs.c.user_id).where(opt_outs.c.user_id == user_id)).first() is not None:
-                conn.execute(users.delete().where(users.c.user_id == user_id))
-                conn.execute(posts.delete().where(posts.c.user_id == user_id))
-                return False
-            if exists is not None and rows:
-                conn.execute(interests.insert(), rows)
+        exists = conn.execute(sa.select(users.c.user_id).where(users.c.user_id == user_id).with_for_update()).first()
+        conn.execute(interests.delete().where(interests.c.user_id == user_id))
+        if conn.execute(sa.select(opt_outs.c.user_id).where(opt_outs.c.user_id == user_id)).first() is not None:
+            conn.execute(users.delete().where(users.c.user_id == user_id))
+            conn.execute(posts.delete().where(posts.c.user_id == user_id))
+            return False
+        if exists is not None and rows:
+            conn.execute(interests.insert(), rows)
         return True
 
     def prune(self) -> int:

@@ -172,6 +172,14 @@ class InterestService:
                     "warnings": []}
         return pipeline.user_level().rank(user_id, [row.post for row in rows]).as_dict()
 
+    def _indexing(self, user_id, pipeline):
+        """``then`` of ``Store.update``: the answer ranked from the kept rows, and the audience index
+        written with it in the update's transaction; ``(answer, False)`` for a user who opted out."""
+        def index(conn, kept_rows):
+            answer = self._answer(user_id, kept_rows, pipeline)
+            return answer, self.audiences.write(conn, user_id, answer)
+        return index
+
     def _window(self, rows, pipeline):
         """The most recent ``last`` rows (by created_at, then arrival): the user level's window."""
         by_id = {row.post_id: row for row in rows}
@@ -218,8 +226,8 @@ class InterestService:
             changed = [r for r in [*new.values(), *fresh] if r.post_id in kept]
             return changed, kept, kept_rows
 
-        answer = self._answer(user_id, self.store.update(user_id, change, len(posts)), pipeline)
-        if not self.audiences.save(user_id, answer):  # opted out while this update ran: its posts are gone
+        answer, saved = self.store.update(user_id, change, len(posts), then=self._indexing(user_id, pipeline))
+        if not saved:  # opted out while this update ran: its posts are gone
             raise RequestError(403, f"user {user_id!r} opted out: their posts are not stored", "user_id")
         return answer
 
@@ -237,9 +245,8 @@ class InterestService:
                 fresh = self._rescored(user_id, [r for r in rows if r.model_key != key], records)
                 by_id = {**{r.post_id: r for r in rows}, **{r.post_id: r for r in fresh}}
                 return fresh, set(by_id), list(by_id.values())
-            rows = self.store.update(user_id, change)
-            answer = self._answer(user_id, rows, pipeline)
-            if not self.audiences.save(user_id, answer):  # re-scored: the audience index follows
+            answer, saved = self.store.update(user_id, change, then=self._indexing(user_id, pipeline))
+            if not saved:
                 raise RequestError(404, f"user {user_id!r} opted out", "user_id")
             return answer
         return self._answer(user_id, rows, pipeline)

@@ -9,6 +9,9 @@ and PostgreSQL holds the row lock until commit (sqlite holds its write lock from
 IMMEDIATE``), so two replicas updating the same user at once are serialised and
 neither update is lost. Every call blocks: the server runs them in a thread pool.
 
+An update also writes the user's entry in the audience index, in its own transaction
+(``update``'s ``then``): one commit an update.
+
 sqlite has one writer at a time. Within a process, writers queue on a lock before ``BEGIN
 IMMEDIATE`` (``Store.begin``), so each starts the moment the last one commits: left to
 sqlite's busy handler, a waiting writer sleeps up to 100 ms between tries, and at 16
@@ -159,14 +162,15 @@ class Store:
 
     # --- the one read-modify-write ----------------------------------------------------------
 
-    def update(self, user_id, change, arrivals: int = 0):
+    def update(self, user_id, change, arrivals: int = 0, then=None):
         """Run ``change(rows, first_seq, records) -> (new_rows, keep_ids, result)`` under the user's lock.
 
         ``rows`` are the user's stored posts (``StoredPost``); ``first_seq`` the first of the ``arrivals``
         arrival numbers reserved for this update; ``records(post_ids)`` reads those posts'
         records ``{post_id: record}``. ``new_rows`` are written (replacing rows of the same
         post) and every other row not in ``keep_ids`` is dropped, in one transaction.
-        Returns ``result``.
+        Returns ``result``, or ``then(conn, result)``: what else the update writes, in the same
+        transaction (the audience index: ``AudienceIndex.write``).
         """
         with self.begin() as conn:
             # one statement creates or locks the user's row (held until commit) and reserves arrivals
@@ -182,6 +186,8 @@ class Store:
             dropped = [post_id for post_id in stored if post_id not in keep_ids]
             if dropped:
                 conn.execute(_DELETE_IDS, {"user_id": user_id, "ids": dropped})
+            if then is not None:
+                result = then(conn, result)
         return result
 
     # --- users' data on request ---------------------------------------------------------------
