@@ -246,10 +246,11 @@ def minilm(args, rows, repeats=3):
     texts, truth = [r["text"] for r in known], np.array([meta["labels"].index(r["label"]) for r in known])
     models = {"tensorflow float32": InterestModel.load(folder), "onnx float32": ExportedModel.load(folder)}
     timed = texts[:512]
-    best = {name: {"b64": np.inf, "b1": np.inf} for name in models}
+    best = {name: {"b64": np.inf, "cpu64": np.inf, "b1": np.inf} for name in models}
     for _ in range(repeats):
         for name, model in models.items():
             best[name]["b64"] = min(best[name]["b64"], per_item(model.predict_sentences, timed, 64)[0])
+            best[name]["cpu64"] = min(best[name]["cpu64"], LAST_CPU[0])
             best[name]["b1"] = min(best[name]["b1"], single(model.predict_sentences, timed, 40))
     for name, model in models.items():
         probs = model.predict_sentences(texts)
@@ -371,7 +372,8 @@ def main():
         minilm(args, rows)
         print(f"load average at end: {os.getloadavg()}\n")
         return print_table([("what", "what", "{}"), ("captions/s batch 64", "rate64", "{:.1f}"),
-                            ("ms/caption batch 64", "b64", "{:.2f}"), ("captions/s batch 1", "rate1", "{:.1f}"),
+                            ("ms/caption batch 64", "b64", "{:.2f}"), ("CPU ms/caption batch 64", "cpu64", "{:.2f}"),
+                            ("captions/s batch 1", "rate1", "{:.1f}"),
                             ("ms/caption batch 1", "b1", "{:.2f}"), ("top-1 held out", "top1", "{:.4f}"),
                             ("held-out captions", "n", "{}")], rows)
     os.environ["INTERESTKIT_REGISTRY"] = args.store

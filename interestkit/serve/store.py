@@ -9,7 +9,7 @@ and PostgreSQL holds the row lock until commit (sqlite holds its write lock from
 IMMEDIATE``), so two replicas updating the same user at once are serialised and
 neither update is lost. Every call blocks: the server runs them in a thread pool.
 
-An update also writes the user's entry in the audience index, in its own transaction
+An update also writes the user's entry in the audience index in the same transaction
 (``update``'s ``then``): one commit an update.
 
 sqlite has one writer at a time. Within a process, writers queue on a lock before ``BEGIN
