@@ -11,7 +11,8 @@ from PIL import Image
 
 from interestkit.errors import ModelError
 from interestkit.modeling.model import load_model
-from interestkit.modeling.prototypes import CLASSIFIER_FILE, PrototypeModel, softmax, unit_rows
+from interestkit.modeling.prototypes import PrototypeModel, softmax, unit_rows
+from interestkit.runtime.manifest import CLASSIFIER_FILE
 from runtime_support import DIM, LABELS, image_encoder
 
 SIZE = 8

@@ -45,7 +45,7 @@ from ..errors import InterestkitError, ModelError
 from ..hooks import requirements
 from ..runtime.choice import use_export
 from ..runtime.graph import Graph
-from ..runtime.manifest import export_dir, read_manifest
+from ..runtime.manifest import CLASSIFIER_FILE, export_dir, read_manifest
 from ..runtime.text_encoder import TextEncoder
 from .calibration import apply_temperature
 from .features import image_features
@@ -53,8 +53,6 @@ from .interface import MetaProperties
 from .model import read_meta, write_meta
 
 HEADS = ("cosine", "mapped")
-#: a mapped head's ImageNet classifier in a photo model's export: ``kernel`` and ``bias`` arrays
-CLASSIFIER_FILE = "imagenet_classifier.npz"
 DEFAULT_SCALE = 0.05  # cosine head: softmax(cos / 0.05) before any calibration
 BATCH = 256
 

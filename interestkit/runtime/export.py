@@ -42,7 +42,7 @@ from ..data.images import load_images
 from .convert import ExportError, export_checked, quiet
 from .graph import Graph
 from .encoder_cache import exported_encoder
-from .manifest import EXPORT_DIR, MANIFEST, RUNTIME, has_export, read_manifest, write_manifest
+from .manifest import CLASSIFIER_FILE, EXPORT_DIR, MANIFEST, RUNTIME, has_export, read_manifest, write_manifest
 from .text_export import export_text_encoder
 
 __all__ = ["ExportError", "calibration_sample", "export_model", "export_when_logged", "quantise",
@@ -137,8 +137,6 @@ def _export_photo_encoder(encoder, size: int, calibration, tmp: Path, log) -> di
 
 def _export_photo_prototypes(model, folder, calibration, log) -> dict:
     """A zero-shot photo model's export: its encoder's graph, and a mapped head's ImageNet classifier."""
-    from ..modeling.prototypes import CLASSIFIER_FILE
-
     encoder = model.encoder_model
     if not hasattr(encoder, "layers"):
         raise ExportError(f"encoder {model.reference.get('name')!r} has no Keras graph to export")

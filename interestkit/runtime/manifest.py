@@ -34,6 +34,8 @@ RUNTIME = "onnxruntime"
 INPUTS = ("pixels", "token_ids")
 TOKENIZERS = ("text_vectorization", "wordpiece")
 PRECISIONS = ("float32", "int8")
+#: a zero-shot photo model's ImageNet classifier in its export: arrays ``kernel`` and ``bias``
+CLASSIFIER_FILE = "imagenet_classifier.npz"
 
 
 def export_dir(folder) -> Path:
