@@ -6,6 +6,7 @@ installs both and sets INTERESTKIT_CI=1), where a missing Spark is a failure.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -90,8 +91,8 @@ def test_spark_workers_score_through_the_export_on_one_thread_without_tensorflow
     result = invoke("batch", "--posts", posts, "--out", tmp_path / "out", "--engine", "spark", *models)
     assert result.exit_code == 0, result.output
     assert_same(ranked(posts, *models), from_parquet(tmp_path / "out"), "batch --engine spark on the export")
-    loads = [line.split(": ", 1)[1] for line in _jvm_log_file(spark).read_text().splitlines()
-             if line.startswith("interestkit worker ")]
+    # every worker's line, wherever it starts (other processes write to the same log)
+    loads = re.findall(r"interestkit worker \d+: (.*?tensorflow (?:not )?imported)", _jvm_log_file(spark).read_text())
     for modality in ("text", "image"):
         assert f"{modality} model on onnxruntime-float32, intra-op threads: 1, tensorflow not imported" in loads, loads
 

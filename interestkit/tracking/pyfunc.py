@@ -113,7 +113,10 @@ def _cached_model(folder):
         if len(_LOADED) >= 4:
             _LOADED.pop(next(iter(_LOADED)))
         _LOADED[key] = load_model(folder)
-        print(worker_line(_LOADED[key]), file=sys.stderr, flush=True)
+        # one write: Spark's workers run unbuffered, where print() writes the line and its newline
+        # apart, and another worker's line can land between them in the shared log
+        sys.stderr.write(worker_line(_LOADED[key]) + "\n")
+        sys.stderr.flush()
     return _LOADED[key]
 
 
