@@ -1,6 +1,8 @@
 """Small model folders with hand-built ONNX graphs: the exported runtime tested without TensorFlow."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import onnx
@@ -106,3 +108,12 @@ def exported_folder(folder, modality, size=8, sequence_length=6, int8_scale=None
         meta.update(image_size=size, frozen=True, encoder_identity={"encoder": "tiny", "size": size})
     (folder / "meta.json").write_text(json.dumps(meta))
     return folder
+
+
+def fresh_process(code: str) -> list[str]:
+    """Run ``code`` in a fresh Python process; its output lines, the last one the sorted list of
+    the TensorFlow and Keras modules it imported (``[]``: neither)."""
+    probe = f"{code}\nimport sys\nprint(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.strip().splitlines()
