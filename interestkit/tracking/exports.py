@@ -3,10 +3,11 @@
 A version logged before exports existed (or with ``INTERESTKIT_EXPORT=0``) gets one with
 ``interestkit models export``: the folder the pyfunc flavour loads (``artifacts/model``
 of the logged model) is found in the local artifact store and ``export/`` is written
-into it atomically (``runtime.export``). Its requirements (``requirements.txt`` and
-``conda.yaml``'s pip list) then become what a model logged with its export has: ONNX
-Runtime in, TensorFlow and what else only training needs out (``runtime.export.TRAINING_ONLY``),
-so an environment rebuilt for it stays small. Stores whose artefacts are not on this
+into it atomically (``runtime.export``). Its environment then becomes what a model logged
+with its export has: ONNX Runtime in, TensorFlow and what else only training needs out
+(``runtime.export.TRAINING_ONLY``) of ``requirements.txt`` and ``conda.yaml``'s pip list,
+and moved under the extra ``training`` in its bundled wheels' metadata (as
+``tracking.environment`` does when logging), so an environment rebuilt for it stays small. Stores whose artefacts are not on this
 machine are refused.
 """
 
@@ -21,8 +22,9 @@ from ..atomic import atomic_write
 from ..errors import ModelError
 from ..modeling.model import load_model, read_meta
 from ..runtime.choice import forced
-from ..runtime.export import TRAINING_ONLY, calibration_sample, export_model, runtime_requirements
-from .environment import requirement_name
+from ..runtime.export import TRAINING_ONLY, calibration_sample, export_model
+from .environment import WHEELS, requirement_name, without_requirements
+from .models import with_runtime
 from .registry import describe_uri
 from .store import configure
 
@@ -70,14 +72,14 @@ def export_registered(uri: str, calibration=None, photos: int = 200, log=print) 
 def _on_export(lines: list[str]) -> list[str]:
     """Requirement lines without what only training needs, with ONNX Runtime."""
     left_out = {requirement_name(name) for name in TRAINING_ONLY}
-    kept = [line for line in lines
-            if not line.strip() or line.lstrip().startswith(("#", "-")) or requirement_name(line) not in left_out]
-    named = {requirement_name(line) for line in kept if line.strip() and not line.lstrip().startswith(("#", "-"))}
-    return kept + [r for r in runtime_requirements() if requirement_name(r) not in named]
+    return with_runtime([line for line in lines if not line.strip() or line.lstrip().startswith(("#", "-"))
+                         or requirement_name(line) not in left_out])
 
 
 def scoring_requirements(root: Path) -> None:
-    """Rewrite the logged model's ``requirements.txt`` and ``conda.yaml`` for scoring on its export."""
+    """Rewrite the logged model's ``requirements.txt``, ``conda.yaml`` and bundled wheels for scoring on its export."""
+    for wheel in sorted((root / "artifacts" / WHEELS).glob("*.whl")):
+        without_requirements(wheel, wheel, TRAINING_ONLY)  # reads the whole wheel first, then replaces it atomically
     requirements = root / "requirements.txt"
     if requirements.is_file():
         atomic_write(requirements, "\n".join(_on_export(requirements.read_text(encoding="utf-8").splitlines())) + "\n")

@@ -62,10 +62,13 @@ def environment(packages, tmp, on_export: bool = False) -> tuple[dict, list[str]
     folder = Path(tmp) / environment_module.WHEELS
     pip = environment_module.model_environment(packages, folder, warn=_warn,
                                                 leave_out=TRAINING_ONLY if on_export else ())
-    if on_export:
-        named = {environment_module.requirement_name(r) for r in pip}
-        pip = [*pip, *(r for r in runtime_requirements() if environment_module.requirement_name(r) not in named)]
-    return {environment_module.WHEELS: str(folder)}, pip
+    return {environment_module.WHEELS: str(folder)}, with_runtime(pip) if on_export else pip
+
+
+def with_runtime(pip: list[str]) -> list[str]:
+    """Requirement lines and ONNX Runtime's (at the version installed here), unless they name it already."""
+    named = {environment_module.requirement_name(r) for r in pip if r.strip() and not r.lstrip().startswith(("#", "-"))}
+    return [*pip, *(r for r in runtime_requirements() if environment_module.requirement_name(r) not in named)]
 
 
 def _warn(message: str) -> None:
