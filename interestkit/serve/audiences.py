@@ -80,14 +80,9 @@ class AudienceIndex:
             query = sa.select(opt_outs.c.user_id).where(opt_outs.c.user_id == user_id)
             return conn.execution_options(readonly=True).execute(query).first() is not None
 
-    def save(self, user_id: str, answer: dict) -> bool:
-        """``write`` in a transaction of its own."""
-        with self.begin() as conn:
-            return self.write(conn, user_id, answer)
-
     @staticmethod
     def write(conn, user_id: str, answer: dict) -> bool:
-        """In ``conn``'s transaction: replace the user's indexed interests with ``answer``'s if the user
+        """In ``conn``'s transaction (an update's: ``Store.update``'s ``then``): replace the user's indexed interests with ``answer``'s if the user
         still exists and has not opted out; for a user who opted out meanwhile, delete what an
         update stored and return False."""
         rows = [{"user_id": user_id, "interest": i["interest"], "score": float(i["score"]), "rank": int(i["rank"])}
