@@ -168,3 +168,6 @@ def test_an_exported_versions_requirements_leave_training_out(tmp_path):
     (tmp_path / "conda.yaml").write_text("dependencies: [pip: [x\n")
     with pytest.raises(ModelError, match=r"conda.yaml: unreadable"):
         scoring_requirements(tmp_path)
+    wheel.write_bytes(b"not a zip")
+    with pytest.raises(ModelError, match=r"interestkit-0.1.0-py3-none-any.whl: unreadable wheel"):
+        scoring_requirements(tmp_path)

@@ -13,6 +13,7 @@ machine are refused.
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -79,7 +80,10 @@ def _on_export(lines: list[str]) -> list[str]:
 def scoring_requirements(root: Path) -> None:
     """Rewrite the logged model's ``requirements.txt``, ``conda.yaml`` and bundled wheels for scoring on its export."""
     for wheel in sorted((root / "artifacts" / WHEELS).glob("*.whl")):
-        without_requirements(wheel, wheel, TRAINING_ONLY)  # reads the whole wheel first, then replaces it atomically
+        try:
+            without_requirements(wheel, wheel, TRAINING_ONLY)  # reads the whole wheel first, then replaces it atomically
+        except (OSError, zipfile.BadZipFile, UnicodeDecodeError) as error:
+            raise ModelError(f"{wheel}: unreadable wheel ({' '.join(str(error).split())})") from None
     requirements = root / "requirements.txt"
     if requirements.is_file():
         atomic_write(requirements, "\n".join(_on_export(requirements.read_text(encoding="utf-8").splitlines())) + "\n")
