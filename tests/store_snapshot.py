@@ -54,17 +54,25 @@ def _move_paths(folder: Path, old: str, new: str) -> None:
             mlmodel.write_text(text.replace(old, new), encoding="utf-8")
 
 
+#: where each test's own store and caches are (every test has its own; MLflow exports the URI it
+#: was pointed at): not settings a registration depends on, so not part of a kept store's key
+WHERE = ("INTERESTKIT_REGISTRY", "INTERESTKIT_CACHE_DIR", "INTERESTKIT_EXPORT_CACHE", "MLFLOW_TRACKING_URI",
+         "MLFLOW_REGISTRY_URI")
+STATS = {"copied": 0, "written": 0}  # this process's counts, read by the test of this module
+
+
 def _settings() -> tuple:
-    """The settings a registration may read, but where the store and the cache are (MLflow
-    exports the store's URI it was pointed at)."""
-    where = ("INTERESTKIT_REGISTRY", "INTERESTKIT_CACHE_DIR", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    """The settings a registration may read, but where the store and the caches are."""
     return tuple(sorted((k, v) for k, v in os.environ.items()
-                        if k.startswith(("INTERESTKIT_", "MLFLOW_")) and k not in where))
+                        if k.startswith(("INTERESTKIT_", "MLFLOW_")) and k not in WHERE))
 
 
 def registered_once(key, register):
     """``register()``'s answer; into an empty store, a copy of what it wrote the first time
     with the same ``key`` and settings."""
+    from interestkit import quiet
+
+    quiet.prepare()  # the defaults every registration sets first: part of the key from the start
     key = (key, _settings())
     folder = _store_folder()
     empty = folder is not None and _is_empty(folder)
@@ -73,8 +81,10 @@ def registered_once(key, register):
         shutil.copy(kept / "mlflow.db", folder / "mlflow.db")
         shutil.copytree(kept / "artifacts", folder / "artifacts")
         _move_paths(folder, written_in, str(folder))
+        STATS["copied"] += 1
         return dict(answer)
     answer = register()
+    STATS["written"] += 1
     if empty:
         if not _ROOT:
             _ROOT.append(Path(tempfile.mkdtemp(prefix="interestkit-kept-stores-")))
