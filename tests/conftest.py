@@ -85,7 +85,9 @@ def isolated_store(tmp_path_factory, monkeypatch, empty_store_template):
 @pytest.fixture
 def site(tmp_path, monkeypatch):
     """A folder on sys.path where tests put distributions (``plugin_fixtures.add_distribution``);
-    their ``ik_test_*`` modules are forgotten after."""
+    their ``ik_test_*`` modules are forgotten after, and so are stand-ins they planted in
+    ``sys.modules`` (a module with no spec, such as a fake ``tensorflow``: a later test of the
+    process would import it instead of the real one)."""
     from interestkit import hooks
 
     folder = tmp_path / "site"
@@ -95,7 +97,7 @@ def site(tmp_path, monkeypatch):
     hooks.reset()
     yield folder
     for name in set(sys.modules) - before:
-        if name.startswith("ik_test_"):
+        if name.startswith("ik_test_") or getattr(sys.modules[name], "__spec__", None) is None:
             del sys.modules[name]
     hooks.reset()
 

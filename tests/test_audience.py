@@ -17,10 +17,12 @@ SEGMENTS = load_taxonomy().segments
 
 
 @pytest.fixture(scope="module")
-def batch_out(tmp_path_factory):
+def batch_out(tmp_path_factory, empty_store_template):
     """Posts, `rank --format json`'s answer and `batch`'s rankings dataset, on fake champions."""
     tmp = tmp_path_factory.mktemp("audience")
     paths = small_workspace(tmp / "ws", users=8)
+    (tmp / "registry").mkdir()
+    shutil.copy(empty_store_template, tmp / "registry" / "mlflow.db")
     with pytest.MonkeyPatch.context() as mp:  # a store of its own: the tests' stores come after it
         mp.setenv("INTERESTKIT_REGISTRY", str(tmp / "registry"))
         mp.setenv("INTERESTKIT_CACHE_DIR", str(tmp / "cache"))

@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import pytest
 from click.testing import CliRunner
@@ -12,12 +13,14 @@ def invoke(*args):
 
 
 @pytest.fixture(scope="module")
-def trained_store(tmp_path_factory):
+def trained_store(tmp_path_factory, empty_store_template):
     """One store with two versions of interestkit-text (fakes with metrics), shared by this module's tests."""
     from interestkit import tracking
     from interestkit.testing import FakeInterestModel
 
     root = tmp_path_factory.mktemp("models")
+    (root / "registry").mkdir()
+    shutil.copy(empty_store_template, root / "registry" / "mlflow.db")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("INTERESTKIT_REGISTRY", str(root / "registry"))
         for plugin, accuracy, loss in (("rnn", 0.40, 1.3), ("gru", 0.90, 0.4)):

@@ -209,23 +209,25 @@ def test_a_stalled_client_is_dropped_within_seconds(tmp_path):
     limits = Limits(read_timeout=1.0, keep_alive=1.0)
     with serving(make_service(tmp_path, limits=limits), limits=limits) as url:
         host, port = url.removeprefix("http://").split(":")
-        # a body announced as 1,000 bytes of which 10 arrive
-        with socket.create_connection((host, int(port))) as sock:
-            started = time.monotonic()
-            sock.sendall(b"POST /rank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: 1000\r\n\r\n[{\"post_id\"")
-            answer = read_all(sock)
-            assert time.monotonic() - started < 5
-            assert answer.startswith(b"HTTP/1.1 408") and b'"code": 408' in answer
-        # headers that never end
-        with socket.create_connection((host, int(port))) as sock:
-            started = time.monotonic()
-            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
-            assert read_all(sock) == b"" and time.monotonic() - started < 5
-        # a connection that sends nothing at all
-        with socket.create_connection((host, int(port))) as sock:
-            started = time.monotonic()
-            assert read_all(sock) == b"" and time.monotonic() - started < 5
+        stalls = {  # all three at once: each must be dropped by its own timer
+            # a body announced as 1,000 bytes of which 10 arrive
+            "body": b"POST /rank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 1000\r\n\r\n[{\"post_id\"",
+            "headers": b"GET /health HTTP/1.1\r\nHost: x\r\n",  # headers that never end
+            "nothing": b"",  # a connection that sends nothing at all
+        }
+        started = time.monotonic()
+        sockets = {name: socket.create_connection((host, int(port))) for name in stalls}
+        try:
+            for name, data in stalls.items():
+                sockets[name].sendall(data)
+            answers = {name: read_all(sock) for name, sock in sockets.items()}
+        finally:
+            for sock in sockets.values():
+                sock.close()
+        assert time.monotonic() - started < 5
+        assert answers["body"].startswith(b"HTTP/1.1 408") and b'"code": 408' in answers["body"]
+        assert answers["headers"] == b"" and answers["nothing"] == b""
 
 
 def test_every_serve_flag_the_docs_name_exists():

@@ -23,6 +23,7 @@ Environment:
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import os
 import re
@@ -111,11 +112,19 @@ def broken_plugins():
     return [(p.plugin, p.warning()) for p in _problems if p.failed]
 
 
+@functools.lru_cache(maxsize=256)
+def _name_and_version(dist) -> tuple[str, str]:
+    """A distribution's (name, version): its METADATA is parsed once here, where every ``dist.name``
+    and ``dist.version`` would parse it again (several times per entry point while plugins load)."""
+    metadata = dist.metadata
+    return metadata["Name"], metadata["Version"] or "unknown"
+
+
 def _dist_of(ep):
     """(distribution name, version) that provides entry point ``ep``."""
     if ep.dist is None:
         return ep.name, "unknown"
-    return ep.dist.name, ep.dist.version or "unknown"
+    return _name_and_version(ep.dist)
 
 
 def normalize(name: str) -> str:
@@ -133,13 +142,13 @@ def allow_list():
 
 def is_builtin(ep) -> bool:
     """True for the entry points of interestkit itself (the built-in plugins)."""
-    return ep.dist is not None and normalize(ep.dist.name) == BUILTIN_DISTRIBUTION
+    return ep.dist is not None and normalize(_dist_of(ep)[0]) == BUILTIN_DISTRIBUTION
 
 
 def _allowed(ep, names):
     if names is None or is_builtin(ep):
         return True
-    return normalize(ep.name) in names or (ep.dist is not None and normalize(ep.dist.name) in names)
+    return normalize(ep.name) in names or (ep.dist is not None and normalize(_dist_of(ep)[0]) in names)
 
 
 def entry_points(group=ENTRY_POINT_GROUP) -> list:
@@ -152,7 +161,7 @@ def entry_points(group=ENTRY_POINT_GROUP) -> list:
 def _warn_unknown_allowed(names, eps):
     """Warn about allow-list names that match no installed plugin (a typo loads nothing)."""
     eps = [ep for ep in eps if not is_builtin(ep)]
-    known = {normalize(ep.name) for ep in eps} | {normalize(ep.dist.name) for ep in eps if ep.dist is not None}
+    known = {normalize(ep.name) for ep in eps} | {normalize(_dist_of(ep)[0]) for ep in eps if ep.dist is not None}
     for name in sorted((names or set()) - known):
         print(f"warning: INTERESTKIT_PLUGINS names {name!r}, which no installed plugin provides"
               f"{suggest(name, known)}", file=sys.stderr)
