@@ -81,6 +81,9 @@ def registered_once(key, register):
         shutil.copy(kept / "mlflow.db", folder / "mlflow.db")
         shutil.copytree(kept / "artifacts", folder / "artifacts")
         _move_paths(folder, written_in, str(folder))
+        from interestkit.tracking.store import configure
+
+        configure()  # MLflow pointed at this store, as a registration leaves it
         STATS["copied"] += 1
         return dict(answer)
     answer = register()

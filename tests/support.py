@@ -42,6 +42,23 @@ def register_fakes(text_labels=LABELS, image_labels=LABELS[:-1], temperature=1.3
     return registered_once(("fakes", tuple(text_labels), tuple(image_labels), temperature), register)
 
 
+def register_fakes_and_hybrid(*args, ads=None) -> str:
+    """``register_fakes()``, then ``interestkit models build-hybrid ARGS [--ads ADS]`` in the test's
+    store (kept and copied like the fakes: the ads file goes in by content); the command's output."""
+    from click.testing import CliRunner
+
+    from interestkit.cli import cli
+
+    def register():
+        register_fakes()
+        built = CliRunner().invoke(cli, ["models", "build-hybrid", *args, *(["--ads", str(ads)] if ads else [])])
+        assert built.exit_code == 0, built.output
+        return {"output": built.output}
+
+    return registered_once(("fakes+hybrid", args, ads.read_text(encoding="utf-8") if ads else None),
+                           register)["output"]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -8,15 +8,13 @@ import pytest
 from click.testing import CliRunner
 
 from interestkit.cli import cli
-from support import register_fakes, small_workspace
+from support import register_fakes, register_fakes_and_hybrid, small_workspace
 
 
 @pytest.fixture
 def served(tmp_path):
     paths = small_workspace(tmp_path / "ws", users=2)
-    register_fakes()
-    built = CliRunner().invoke(cli, ["models", "build-hybrid"])
-    assert built.exit_code == 0, built.output
+    register_fakes_and_hybrid()
     return paths
 
 

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from interestkit.cli import cli
-from support import ADS, free_port, http, register_fakes, serving, small_workspace
+from support import ADS, free_port, http, register_fakes, register_fakes_and_hybrid, serving, small_workspace
 
 
 @pytest.fixture
@@ -23,9 +23,8 @@ def store(tmp_path):
     """Fake text and image champions, and a hybrid built from them with ads, in the test's store."""
     paths = small_workspace(tmp_path / "ws", users=3)
     (tmp_path / "ads.yaml").write_text(ADS)
-    register_fakes()
-    built = CliRunner().invoke(cli, ["models", "build-hybrid", "--ads", str(tmp_path / "ads.yaml"), "--last", "3"])
-    assert built.exit_code == 0 and "interestkit-hybrid version 1 (alias champion)" in built.output, built.output
+    built = register_fakes_and_hybrid("--last", "3", ads=tmp_path / "ads.yaml")
+    assert "interestkit-hybrid version 1 (alias champion)" in built, built
     return {"root": tmp_path, **paths}
 
 
