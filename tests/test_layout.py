@@ -1,6 +1,7 @@
 """The package's shape: layers without cycles, core free of built-ins, short modules, honest docs."""
 
 import ast
+import functools
 import re
 import tomllib
 from pathlib import Path
@@ -31,13 +32,19 @@ def modules(folder: Path, package: str):
 ALL = {**modules(CORE, "interestkit"), **modules(BUILTINS, "interestkit_plugins")}
 
 
+@functools.cache
+def parsed(path: Path) -> ast.Module:
+    """The module's syntax tree, parsed once for all the checks of this file."""
+    return ast.parse(path.read_text(encoding="utf-8"))
+
+
 def _package_of(name: str, path: Path) -> str:
     return name if path.name == "__init__.py" else name.rpartition(".")[0]
 
 
 def imports(name: str, path: Path, top_level_only=True):
     """(line, imported module) pairs: module-level imports of own modules (or every one)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = parsed(path)
     nodes = tree.body if top_level_only else list(ast.walk(tree))
     package = _package_of(name, path)
     for node in nodes:
@@ -71,7 +78,7 @@ def test_core_never_imports_a_built_in_plugin():
             continue
         offenders += [f"{path.relative_to(ROOT)}:{line}" for line, target in imports(name, path, top_level_only=False)
                       if target.startswith("interestkit_plugins")]
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = parsed(path)
         docstrings = {id(n.body[0].value) for n in ast.walk(tree)
                       if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef)) and n.body
                       and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
@@ -85,7 +92,7 @@ def test_own_modules_are_imported_at_the_top():
     """Only heavy libraries (TensorFlow, Keras, MLflow) load late; own modules are imported at the top."""
     late = []
     for name, path in ALL.items():
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = parsed(path)
         top = {node.lineno for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))}
         for line, target in imports(name, path, top_level_only=False):
             if line not in top and own(target) and (str(path.relative_to(ROOT)), target) not in LATE_IMPORTS:
