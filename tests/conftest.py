@@ -62,15 +62,31 @@ def schema_head_read_once():
 
 
 @pytest.fixture(autouse=True)
-def isolated_store(tmp_path_factory, monkeypatch, empty_store_template):
-    """Each test gets its own MLflow store and feature cache; plugins are reloaded."""
+def isolated_store(request, tmp_path_factory, monkeypatch, empty_store_template):
+    """Each test gets its own MLflow store and feature cache; plugins are reloaded.
+
+    The store is a copy of the empty template. A fast-tier test gets it when it first opens
+    the store (most never do: a thousand copies are 300 MB written, and deleted again by a
+    later run); a slow test gets it at once, as another process may open the store first."""
     import shutil
 
     from interestkit import hooks
+    from interestkit.tracking import store
 
     root = tmp_path_factory.mktemp("store")
-    (root / "registry").mkdir()
-    shutil.copy(empty_store_template, root / "registry" / "mlflow.db")
+    db = root / "registry" / "mlflow.db"
+    db.parent.mkdir()
+    if request.node.get_closest_marker("slow"):
+        shutil.copy(empty_store_template, db)
+    else:
+        opened = store._open
+
+        def open_from_template(uri):
+            if uri == f"sqlite:///{db.resolve()}" and not db.exists():
+                shutil.copy(empty_store_template, db)
+            opened(uri)
+
+        monkeypatch.setattr(store, "_open", open_from_template)
     monkeypatch.setenv("INTERESTKIT_REGISTRY", str(root / "registry"))
     monkeypatch.setenv("INTERESTKIT_CACHE_DIR", str(root / "cache"))
     monkeypatch.setenv("INTERESTKIT_EXPORT_CACHE", str(root / "exports"))

@@ -30,8 +30,10 @@ def _store_folder() -> Path | None:
 
 def _is_empty(folder: Path) -> bool:
     db = folder / "mlflow.db"
-    if not db.is_file() or (folder / "artifacts").exists():
+    if (folder / "artifacts").exists():
         return False
+    if not db.exists():  # a fast-tier test's store before its first use (conftest.isolated_store)
+        return folder.is_dir()
     with sqlite3.connect(db) as connection:
         counts = [connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
                   for table in ("runs", "registered_models", "experiments")]
@@ -61,6 +63,15 @@ WHERE = ("INTERESTKIT_REGISTRY", "INTERESTKIT_CACHE_DIR", "INTERESTKIT_EXPORT_CA
 STATS = {"copied": 0, "written": 0}  # this process's counts, read by the test of this module
 
 
+def _link_wheels(source, destination):
+    """Bundled wheels (400 KiB each, never written in place) are hard links; the rest is copied
+    (``_move_paths`` rewrites MLmodel files in place)."""
+    if source.endswith(".whl"):
+        os.link(source, destination)
+        return destination
+    return shutil.copy2(source, destination)
+
+
 def _settings() -> tuple:
     """The settings a registration may read, but where the store and the caches are."""
     return tuple(sorted((k, v) for k, v in os.environ.items()
@@ -79,7 +90,7 @@ def registered_once(key, register):
     if empty and key in _KEPT:
         kept, written_in, answer = _KEPT[key]
         shutil.copy(kept / "mlflow.db", folder / "mlflow.db")
-        shutil.copytree(kept / "artifacts", folder / "artifacts")
+        shutil.copytree(kept / "artifacts", folder / "artifacts", copy_function=_link_wheels)
         _move_paths(folder, written_in, str(folder))
         from interestkit.tracking.store import configure
 

@@ -82,6 +82,8 @@ def write_files(case, files, ws):
 
 def store_rows(registry):
     """(runs, RUNNING runs, registered models) in the test's sqlite store."""
+    if not (registry / "mlflow.db").exists():  # never opened
+        return 0, 0, 0
     with sqlite3.connect(registry / "mlflow.db") as db:
         runs = db.execute("SELECT status FROM runs").fetchall()
         registered = db.execute("SELECT count(*) FROM registered_models").fetchone()[0]
