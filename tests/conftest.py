@@ -3,6 +3,8 @@
 import gc
 import os
 import random
+import shutil
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -31,8 +33,6 @@ def empty_store_template(tmp_path_factory):
     """An MLflow sqlite store with its tables created once: each test starts from a copy
     (creating the tables takes about a second, and most tests touch a store)."""
     from mlflow import MlflowClient
-
-    import sqlite3
 
     db = tmp_path_factory.mktemp("template") / "mlflow.db"
     uri = f"sqlite:///{db}"
@@ -68,8 +68,6 @@ def isolated_store(request, tmp_path_factory, monkeypatch, empty_store_template)
     The store is a copy of the empty template. A fast-tier test gets it when it first opens
     the store (most never do: a thousand copies are 300 MB written, and deleted again by a
     later run); a slow test gets it at once, as another process may open the store first."""
-    import shutil
-
     from interestkit import hooks
     from interestkit.tracking import store
 

@@ -82,9 +82,9 @@ class AudienceIndex:
 
     @staticmethod
     def write(conn, user_id: str, answer: dict) -> bool:
-        """In ``conn``'s transaction (an update's: ``Store.update``'s ``then``): replace the user's indexed interests with ``answer``'s if the user
-        still exists and has not opted out; for a user who opted out meanwhile, delete what an
-        update stored and return False."""
+        """In ``conn``'s transaction (an update's: ``Store.update``'s ``then``): replace the user's
+        indexed interests with ``answer``'s if the user still exists and has not opted out; for a
+        user who opted out meanwhile, delete what an update stored and return False."""
         rows = [{"user_id": user_id, "interest": i["interest"], "score": float(i["score"]), "rank": int(i["rank"])}
                 for i in answer.get("interests", []) if len(i["interest"]) <= MAX_INTEREST]
         exists = conn.execute(sa.select(users.c.user_id).where(users.c.user_id == user_id).with_for_update()).first()

@@ -7,8 +7,8 @@ into it atomically (``runtime.export``). Its environment then becomes what a mod
 with its export has: ONNX Runtime in, TensorFlow and what else only training needs out
 (``runtime.export.TRAINING_ONLY``) of ``requirements.txt`` and ``conda.yaml``'s pip list,
 and moved under the extra ``training`` in its bundled wheels' metadata (as
-``tracking.environment`` does when logging), so an environment rebuilt for it stays small. Stores whose artefacts are not on this
-machine are refused.
+``tracking.environment`` does when logging), so an environment rebuilt for it stays small.
+Stores whose artefacts are not on this machine are refused.
 """
 
 from __future__ import annotations
@@ -81,7 +81,8 @@ def scoring_requirements(root: Path) -> None:
     """Rewrite the logged model's ``requirements.txt``, ``conda.yaml`` and bundled wheels for scoring on its export."""
     for wheel in sorted((root / "artifacts" / WHEELS).glob("*.whl")):
         try:
-            without_requirements(wheel, wheel, TRAINING_ONLY)  # reads the whole wheel first, then replaces it atomically
+            # reads the whole wheel first, then replaces it atomically
+            without_requirements(wheel, wheel, TRAINING_ONLY)
         except (OSError, zipfile.BadZipFile, UnicodeDecodeError) as error:
             raise ModelError(f"{wheel}: unreadable wheel ({' '.join(str(error).split())})") from None
     requirements = root / "requirements.txt"
