@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from store_snapshot import empty_store
 
 # Test modules are compiled with their asserts rewritten, which costs about 5 s of CPU a process;
 # the compiled copies are cached in __pycache__ even where PYTHONDONTWRITEBYTECODE is set.
@@ -75,13 +76,13 @@ def isolated_store(request, tmp_path_factory, monkeypatch, empty_store_template)
     db = root / "registry" / "mlflow.db"
     db.parent.mkdir()
     if request.node.get_closest_marker("slow"):
-        shutil.copy(empty_store_template, db)
+        empty_store(empty_store_template, db.parent)
     else:
         opened = store._open
 
         def open_from_template(uri):
             if uri == f"sqlite:///{db.resolve()}" and not db.exists():
-                shutil.copy(empty_store_template, db)
+                empty_store(empty_store_template, db.parent)
             opened(uri)
 
         monkeypatch.setattr(store, "_open", open_from_template)

@@ -20,6 +20,14 @@ _KEPT: dict = {}  # key -> (kept store folder, the folder it was written in, the
 _ROOT: list = []  # this process's folder of kept stores
 
 
+def empty_store(template: Path, folder: Path) -> Path:
+    """``folder`` (made if missing) with a copy of the empty store ``template`` (conftest's
+    ``empty_store_template``) as its ``mlflow.db``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(template, folder / "mlflow.db")
+    return folder
+
+
 def _store_folder() -> Path | None:
     """The test's own store folder, or None where MLFLOW_TRACKING_URI names another store."""
     from interestkit.tracking.store import user_tracking_uri

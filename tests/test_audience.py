@@ -11,6 +11,7 @@ from batch_support import invoke
 from interestkit.adtech.openrtb import SegmentRules, segment_rows, user_object
 from interestkit.adtech.tables import audience_frame, segments_frame
 from interestkit.taxonomy import load_taxonomy
+from store_snapshot import empty_store
 from support import register_fakes, small_workspace
 
 SEGMENTS = load_taxonomy().segments
@@ -21,10 +22,8 @@ def batch_out(tmp_path_factory, empty_store_template):
     """Posts, `rank --format json`'s answer and `batch`'s rankings dataset, on fake champions."""
     tmp = tmp_path_factory.mktemp("audience")
     paths = small_workspace(tmp / "ws", users=8)
-    (tmp / "registry").mkdir()
-    shutil.copy(empty_store_template, tmp / "registry" / "mlflow.db")
     with pytest.MonkeyPatch.context() as mp:  # a store of its own: the tests' stores come after it
-        mp.setenv("INTERESTKIT_REGISTRY", str(tmp / "registry"))
+        mp.setenv("INTERESTKIT_REGISTRY", str(empty_store(empty_store_template, tmp / "registry")))
         mp.setenv("INTERESTKIT_CACHE_DIR", str(tmp / "cache"))
         register_fakes()
         ranked = invoke("rank", "--posts", paths["posts"], "--format", "json")

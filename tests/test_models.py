@@ -1,11 +1,11 @@
 import json
-import shutil
 
 import pytest
 from click.testing import CliRunner
 
 from conftest import write_captions
 from interestkit.cli import cli
+from store_snapshot import empty_store
 
 
 def invoke(*args):
@@ -19,10 +19,8 @@ def trained_store(tmp_path_factory, empty_store_template):
     from interestkit.testing import FakeInterestModel
 
     root = tmp_path_factory.mktemp("models")
-    (root / "registry").mkdir()
-    shutil.copy(empty_store_template, root / "registry" / "mlflow.db")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("INTERESTKIT_REGISTRY", str(root / "registry"))
+        mp.setenv("INTERESTKIT_REGISTRY", str(empty_store(empty_store_template, root / "registry")))
         for plugin, accuracy, loss in (("rnn", 0.40, 1.3), ("gru", 0.90, 0.4)):
             model = FakeInterestModel("text", ["Cooking", "Golf", "Pets"], meta={"plugin": plugin})
             tracking.register_interest_model(model, metrics={"val_accuracy": accuracy, "val_loss": loss,

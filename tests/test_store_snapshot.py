@@ -1,8 +1,7 @@
 """The kept fake champions (``store_snapshot``): a second empty store gets a working copy."""
 
-import shutil
-
 import store_snapshot
+from store_snapshot import empty_store
 from support import register_fakes
 
 from interestkit import tracking
@@ -12,9 +11,7 @@ def test_a_second_empty_store_gets_a_copy_that_loads_from_its_own_folder(isolate
                                                                             empty_store_template):
     first = register_fakes(temperature=1.7)  # a key no other test uses: written here
     before = dict(store_snapshot.STATS)
-    other = tmp_path / "other"
-    other.mkdir()
-    shutil.copy(empty_store_template, other / "mlflow.db")
+    other = empty_store(empty_store_template, tmp_path / "other")
     # every test has its own store and caches: where they are is not part of the key
     monkeypatch.setenv("INTERESTKIT_REGISTRY", str(other))
     monkeypatch.setenv("INTERESTKIT_CACHE_DIR", str(tmp_path / "cache"))
@@ -32,9 +29,7 @@ def test_a_second_empty_store_gets_a_copy_that_loads_from_its_own_folder(isolate
 
 def test_another_setting_is_another_key(isolated_store, tmp_path, monkeypatch, empty_store_template):
     register_fakes(temperature=1.9)
-    other = tmp_path / "other"
-    other.mkdir()
-    shutil.copy(empty_store_template, other / "mlflow.db")
+    other = empty_store(empty_store_template, tmp_path / "other")
     monkeypatch.setenv("INTERESTKIT_REGISTRY", str(other))
     monkeypatch.setenv("INTERESTKIT_RUNTIME", "onnx")  # a setting a registration may read
     before = dict(store_snapshot.STATS)
